@@ -1,0 +1,1 @@
+"""Hypothesis-driven conformance suite for kill-switch implementations."""

@@ -1,0 +1,222 @@
+"""The ``v1`` profile: our hardened wire format (SPEC.md §4.2).
+
+* Every field except ``signature`` is signed.
+* Signed bytes: ``b"killswitch/v1\\n"`` followed by the RFC 8785 (JCS)
+  canonical JSON of the object without ``signature``. Our field values are
+  strings, booleans, null and integers only, for which JCS equals Python's
+  ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``;
+  a test checks this against the ``rfc8785`` package.
+* Exactly the fields below, no more; duplicate keys, floats, wrong types and
+  zone-less timestamps are MALFORMED.
+* ``key_id`` names one trusted key, pinned to one algorithm; the wire's
+  ``signature_algorithm`` must equal it.
+* Signatures are base64url without padding, canonical. ES256 signatures are
+  raw ``r || s`` (64 bytes, as JWS) with ``s <= n/2`` (low-S), so a signature
+  has exactly one valid encoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from killswitch.command import Command
+from killswitch.decision import Reason
+from killswitch.keys import Algorithm, SigningKey, TrustStore
+from killswitch.profiles.base import (
+    Envelope,
+    MalformedCommand,
+    Profile,
+    command_type,
+    load_object,
+    opt_str,
+    req_str,
+)
+
+DOMAIN = b"killswitch/v1\n"
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_HALF_ORDER = P256_ORDER // 2
+
+FIELDS = frozenset(
+    {
+        "v", "command_id", "command_type", "target_instance_id", "target_asset_id",
+        "issued_by", "issued_at", "expires_at", "reason", "cascade",
+        "grace_period_seconds", "nonce", "sequence", "key_id",
+        "signature_algorithm", "signature",
+    }
+)  # fmt: skip
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)\Z")
+_MAX_STR = 1024
+
+
+def canonical_json(obj: dict[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON for objects of strings, booleans, null and integers."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with ``Z``; fractions only when non-zero."""
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z"
+
+
+def parse_time(obj: dict[str, Any], name: str) -> datetime:
+    text = req_str(obj, name)
+    if not _RFC3339.match(text):
+        raise MalformedCommand(f"field {name!r} must be RFC 3339 with a zone (Z or +hh:mm), got {text!r}")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise MalformedCommand(f"field {name!r} is not a valid date/time: {text!r}") from None
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64url(text: str) -> bytes:
+    """Strict base64url: no padding, alphabet only, canonical trailing bits."""
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise MalformedCommand("field 'signature' is not base64url") from None
+    if b64url(data) != text:
+        raise MalformedCommand("field 'signature' is not canonical base64url (no padding)")
+    return data
+
+
+def _strict_int(obj: dict[str, Any], name: str) -> int:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value >= 2**63:
+        raise MalformedCommand(f"field {name!r} must be an integer in [0, 2^63), got {value!r}")
+    return value
+
+
+class V1Profile(Profile):
+    """Hardened profile: all fields signed over JCS, key ids, pinned algorithms."""
+
+    name = "v1"
+    has_sequence = True
+
+    def encode(self, command: Command, key: SigningKey) -> bytes:
+        if command.sequence is None:
+            raise ValueError("the v1 profile needs Command.sequence")
+        obj = self.unsigned_object(command, key)
+        signature = key.sign(DOMAIN + canonical_json(obj))
+        if key.algorithm is Algorithm.ES256:
+            signature = der_to_raw_low_s(signature)
+        obj["signature"] = b64url(signature)
+        return canonical_json(obj)
+
+    def unsigned_object(self, command: Command, key: SigningKey) -> dict[str, Any]:
+        """The wire object without its signature (what gets canonicalised and signed)."""
+        return {
+            "v": 1,
+            "command_id": command.command_id,
+            "command_type": command.command_type.value,
+            "target_instance_id": command.target_instance_id,
+            "target_asset_id": command.target_asset_id,
+            "issued_by": command.issued_by,
+            "issued_at": format_time(command.issued_at),
+            "expires_at": format_time(command.expires_at),
+            "reason": command.reason,
+            "cascade": command.cascade,
+            "grace_period_seconds": command.grace_period_seconds,
+            "nonce": command.nonce,
+            "sequence": command.sequence,
+            "key_id": key.key_id,
+            "signature_algorithm": key.algorithm.value,
+        }
+
+    def from_dict(self, obj: dict[str, Any]) -> bytes:
+        return canonical_json(obj)
+
+    def decode(self, raw: bytes) -> Envelope:
+        obj = load_object(raw)
+        if obj.keys() != FIELDS:
+            missing = sorted(FIELDS - obj.keys())
+            extra = sorted(obj.keys() - FIELDS)
+            raise MalformedCommand(f"v1 fields wrong: missing {missing}, unexpected {extra}")
+        if type(obj["v"]) is not int or obj["v"] != 1:
+            raise MalformedCommand(f"field 'v' must be 1, got {obj['v']!r}")
+        cascade = obj["cascade"]
+        if not isinstance(cascade, bool):
+            raise MalformedCommand(f"field 'cascade' must be a boolean, got {type(cascade).__name__}")
+        strings = [req_str(obj, n) for n in ("command_id", "target_instance_id", "issued_by", "nonce", "key_id")]
+        if not all(strings):
+            raise MalformedCommand("command_id, target_instance_id, issued_by, nonce and key_id must be non-empty")
+        reason = req_str(obj, "reason")
+        asset = opt_str(obj, "target_asset_id")
+        if max(len(reason), len(asset or ""), *map(len, strings)) > _MAX_STR:
+            raise MalformedCommand(f"a string field is longer than {_MAX_STR} characters")
+        command = Command(
+            command_id=strings[0],
+            command_type=command_type(obj),
+            target_instance_id=strings[1],
+            target_asset_id=asset,
+            issued_by=strings[2],
+            issued_at=parse_time(obj, "issued_at"),
+            expires_at=parse_time(obj, "expires_at"),
+            reason=reason,
+            cascade=cascade,
+            grace_period_seconds=_strict_int(obj, "grace_period_seconds"),
+            nonce=strings[3],
+            key_id=strings[4],
+            sequence=_strict_int(obj, "sequence"),
+        )
+        algorithm = req_str(obj, "signature_algorithm")
+        signature = unb64url(req_str(obj, "signature"))
+        del obj["signature"]
+        try:
+            signed = DOMAIN + canonical_json(obj)
+        except UnicodeEncodeError:
+            raise MalformedCommand("a string field holds a lone surrogate (not UTF-8)") from None
+        return Envelope(command, algorithm, signature, signed)
+
+    def verify(self, envelope: Envelope, trust: TrustStore) -> Reason | None:
+        algorithm = Algorithm.from_wire(envelope.algorithm)
+        if algorithm is None:
+            return Reason.UNSUPPORTED_ALGORITHM
+        key_id = envelope.command.key_id
+        key = trust.get(key_id) if key_id is not None else None
+        if key is None:
+            return Reason.UNKNOWN_KEY
+        if key.algorithm is not algorithm:
+            return Reason.UNSUPPORTED_ALGORITHM  # algorithm switching (RFC 8725 §3.1)
+        signature = envelope.signature
+        if algorithm is Algorithm.ES256:
+            der = raw_low_s_to_der(signature)
+            if der is None:
+                return Reason.BAD_SIGNATURE
+            signature = der
+        if not key.verify(signature, envelope.signed_bytes):
+            return Reason.BAD_SIGNATURE
+        return None
+
+
+def der_to_raw_low_s(der: bytes) -> bytes:
+    """A DER ECDSA P-256 signature as raw ``r || s`` with ``s`` normalised to low-S."""
+    r, s = decode_dss_signature(der)
+    if s > _HALF_ORDER:
+        s = P256_ORDER - s
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def raw_low_s_to_der(raw: bytes) -> bytes | None:
+    """DER for a raw low-S ``r || s`` signature, or None if it is not canonical."""
+    if len(raw) != 64:
+        return None
+    r = int.from_bytes(raw[:32], "big")
+    s = int.from_bytes(raw[32:], "big")
+    if not (0 < r < P256_ORDER and 0 < s <= _HALF_ORDER):
+        return None
+    return encode_dss_signature(r, s)

@@ -1,0 +1,1 @@
+"""Renders SLA latency and conformance reports."""

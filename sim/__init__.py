@@ -1,0 +1,1 @@
+"""SimPy model of the kill-switch control plane, transports, faults and agent trees."""
