@@ -27,11 +27,15 @@ class CommandType(enum.Enum):
     #: Reactivate a paused agent.
     RESUME = "RESUME"
 
+    # Members are singletons compared by identity, so identity hashing is exact;
+    # Enum's own __hash__ runs in Python, and the state table is hit per delivery.
+    __hash__ = object.__hash__
+
     def __repr__(self) -> str:
         return f"CommandType.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Command:
     """One operator command, as the seed defines it, plus ``key_id`` and ``sequence``.
 

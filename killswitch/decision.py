@@ -43,7 +43,7 @@ class Reason(enum.Enum):
         return f"Reason.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Effect:
     """A state change (or confirmation) and what caused it."""
 
@@ -70,7 +70,7 @@ class Effect:
         return self.previous_state is not self.state
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Accepted:
     """The command verified and changed (or confirmed) the agent's state."""
 

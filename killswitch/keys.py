@@ -12,8 +12,9 @@ Private key material never appears in a ``repr``.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -54,6 +55,14 @@ class Algorithm(enum.Enum):
             return None
 
 
+def _verify_ecdsa(key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> None:
+    key.verify(signature, message, _ECDSA)
+
+
+def _verify_pkcs1(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> None:
+    key.verify(signature, message, _PKCS1, _SHA256)
+
+
 def _algorithm_of(key: PrivateKey | PublicKey) -> Algorithm:
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return Algorithm.ED25519
@@ -75,22 +84,27 @@ class VerifyingKey:
     key_id: str
     algorithm: Algorithm
     public_key: PublicKey = field(repr=False, compare=False)
+    _check: Callable[[bytes, bytes], None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         actual = _algorithm_of(self.public_key)
         if actual is not self.algorithm:
             raise ValueError(f"key {self.key_id!r} is a {actual.value} key, not {self.algorithm.value}")
+        # Bind the algorithm's parameters once: verify() runs on every delivery.
+        key = self.public_key
+        check: Callable[[bytes, bytes], None]
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            check = key.verify
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            check = functools.partial(_verify_ecdsa, key)
+        else:
+            check = functools.partial(_verify_pkcs1, key)
+        object.__setattr__(self, "_check", check)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """True when ``signature`` (native encoding) is valid for ``message``."""
-        key = self.public_key
         try:
-            if isinstance(key, ed25519.Ed25519PublicKey):
-                key.verify(signature, message)
-            elif isinstance(key, ec.EllipticCurvePublicKey):
-                key.verify(signature, message, _ECDSA)
-            else:
-                key.verify(signature, message, _PKCS1, _SHA256)
+            self._check(signature, message)
         except (InvalidSignature, ValueError):
             return False
         return True

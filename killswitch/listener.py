@@ -10,6 +10,7 @@ of :meth:`Listener.receive`: an unexpected error is a rejection (fail closed).
 
 from __future__ import annotations
 
+from killswitch._fast import build
 from killswitch.command import WILDCARD, Command, CommandType
 from killswitch.decision import Accepted, Decision, Effect, Reason, Rejected
 from killswitch.keys import TrustStore
@@ -99,7 +100,7 @@ class Listener:
         self.store.prune(now)
         if self.store.is_seen(command.command_id, command.nonce):
             return Rejected(Reason.REPLAY)
-        return self._apply(command, now, via, policy.acceptance_horizon(expires))
+        return self._apply(command, issued, now, via, expires + policy.clock_skew_s)
 
     def apply_cascade(self, command: Command, *, now: float, via: str = "cascade") -> Decision:
         """Apply a command that this agent's parent already verified and accepted.
@@ -112,7 +113,7 @@ class Listener:
             if self.store.is_seen(command.command_id, command.nonce):
                 return Rejected(Reason.REPLAY)
             horizon = max(now, self.policy.acceptance_horizon(command.expires_at_s))
-            return self._apply(command, now, via, horizon)
+            return self._apply(command, command.issued_at_s, now, via, horizon)
         except Exception as exc:
             return Rejected(Reason.MALFORMED, f"unexpected {type(exc).__name__}: {exc}")
 
@@ -125,10 +126,12 @@ class Listener:
             return True
         return target == WILDCARD and self.policy.allow_wildcard
 
-    def _apply(self, command: Command, now: float, via: str, drop_after: float) -> Decision:
+    def _apply(
+        self, command: Command, issued: float, now: float, via: str, drop_after: float
+    ) -> Decision:
         record = self._record
         kind = command.command_type
-        if kind is not CommandType.TERMINATE and self._is_stale(command, record):
+        if kind is not CommandType.TERMINATE and _is_stale(command, issued, record):
             return Rejected(Reason.STALE)
         previous = self._machine.state
         outcome = self._machine.fire(_INPUT_FOR[kind])
@@ -140,18 +143,25 @@ class Listener:
         sequence = record.last_sequence
         if command.sequence is not None:
             sequence = command.sequence if sequence is None else max(sequence, command.sequence)
-        issued = command.issued_at_s
         last_issued = issued if record.last_issued_at is None else max(record.last_issued_at, issued)
-        self._record = AgentRecord(outcome, sequence, last_issued, hard_kill_at)
+        self._record = build(
+            AgentRecord,
+            state=outcome,
+            last_sequence=sequence,
+            last_issued_at=last_issued,
+            hard_kill_at=hard_kill_at,
+        )
         self.store.accept(command.command_id, command.nonce, drop_after, self._record)
-        effect = Effect(_INPUT_FOR[kind], previous, outcome, command, hard_kill_at, via)
-        return Accepted(effect)
-
-    @staticmethod
-    def _is_stale(command: Command, record: AgentRecord) -> bool:
-        if command.sequence is not None and record.last_sequence is not None:
-            return command.sequence <= record.last_sequence
-        return record.last_issued_at is not None and command.issued_at_s < record.last_issued_at
+        effect = build(
+            Effect,
+            cause=_INPUT_FOR[kind],
+            previous_state=previous,
+            state=outcome,
+            command=command,
+            hard_kill_at=hard_kill_at,
+            via=via,
+        )
+        return build(Accepted, effect=effect, accepted=True)
 
     def heard(self, now: float) -> None:
         """The transport heard the control plane (a heartbeat): feed the watchdog."""
@@ -197,3 +207,10 @@ class Listener:
                 self.store.save(self._record)
         assert isinstance(outcome, AgentState), "runtime inputs are never refused"
         return Effect(event, previous, outcome, None, self._record.hard_kill_at, via)
+
+
+def _is_stale(command: Command, issued: float, record: AgentRecord) -> bool:
+    """Older than the last accepted command: by sequence where both have one, else by time."""
+    if command.sequence is not None and record.last_sequence is not None:
+        return command.sequence <= record.last_sequence
+    return record.last_issued_at is not None and issued < record.last_issued_at

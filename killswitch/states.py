@@ -32,6 +32,10 @@ class AgentState(enum.Enum):
     #: Stopped for good. Final: nothing leaves this state.
     TERMINATED = "TERMINATED"
 
+    # Members are singletons compared by identity, so identity hashing is exact;
+    # Enum's own __hash__ runs in Python, and the state table is hit per delivery.
+    __hash__ = object.__hash__
+
     def __repr__(self) -> str:
         return f"AgentState.{self.name}"
 
@@ -56,6 +60,10 @@ class Input(enum.Enum):
     GRACE_EXPIRED = "GRACE_EXPIRED"
     #: Nothing heard from the control plane for the watchdog timeout.
     WATCHDOG_EXPIRED = "WATCHDOG_EXPIRED"
+
+    # Members are singletons compared by identity, so identity hashing is exact;
+    # Enum's own __hash__ runs in Python, and the state table is hit per delivery.
+    __hash__ = object.__hash__
 
     def __repr__(self) -> str:
         return f"Input.{self.name}"

@@ -20,7 +20,7 @@ from typing import Protocol
 from killswitch.states import AgentState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AgentRecord:
     """The durable part of one agent's state."""
 
