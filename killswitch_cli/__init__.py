@@ -1,0 +1,1 @@
+"""The ``killswitch`` command line: one entry point, subcommands loaded lazily."""
