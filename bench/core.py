@@ -118,7 +118,9 @@ def bench_sqlite(n: int) -> tuple[float, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         counter = iter(range(1_000_000))
-        durable = min(run(lambda: SqliteStore(Path(tmp) / f"s{next(counter)}.db")) for _ in range(3))
+        durable = min(
+            run(lambda: SqliteStore(Path(tmp) / f"s{next(counter)}.db")) for _ in range(3)
+        )
     memory = min(run(MemoryStore) for _ in range(3))
     return memory / n * 1e6, durable / n * 1e6
 
@@ -134,7 +136,8 @@ def main() -> None:
     for algorithm in (Algorithm.ES256, Algorithm.ED25519, Algorithm.RS256):
         receive_us, verify_us = bench_algorithm(algorithm, args.n, args.repeats)
         ratio = receive_us / verify_us
-        print(f"{algorithm.value} receive_us={receive_us:.1f} verify_us={verify_us:.1f} ratio={ratio:.2f}")
+        figures = f"receive_us={receive_us:.1f} verify_us={verify_us:.1f} ratio={ratio:.2f}"
+        print(f"{algorithm.value} {figures}")
         if ratio > targets[algorithm]:
             failed.append(f"{algorithm.value} ratio {ratio:.2f} > {targets[algorithm]}")
     memory_us, durable_us = bench_sqlite(min(args.n, 1000))

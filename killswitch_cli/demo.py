@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from killswitch import (
+    Accepted,
     Algorithm,
     Command,
     CommandType,
@@ -34,7 +35,11 @@ def _attacker_key(seed: int, algorithm: Algorithm, real: SigningKey) -> SigningK
 @click.command()
 @click.option("--seed", default=1, show_default=True, help="Seed for the demo's keys and ids.")
 @click.option(
-    "--profile", type=click.Choice(["v1", "seed"]), default="v1", show_default=True, help="Wire profile."
+    "--profile",
+    type=click.Choice(["v1", "seed"]),
+    default="v1",
+    show_default=True,
+    help="Wire profile.",
 )
 def demo(seed: int, profile: str) -> None:
     """Sign a TERMINATE, deliver it, and show what the reference listener decides.
@@ -76,6 +81,10 @@ def demo(seed: int, profile: str) -> None:
     click.echo(f"state before: {listener.state.value}")
     for label, raw in steps:
         decision = listener.receive(raw, now=now, via="demo")
-        verdict = "ACCEPTED" if decision.accepted else f"REJECTED {decision.reason.value}"  # type: ignore[union-attr]
+        if isinstance(decision, Accepted):
+            verdict = "ACCEPTED"
+        else:
+            verdict = f"REJECTED {decision.reason.value}"
         click.echo(f"  {label:32s} -> {verdict}")
-    click.echo(f"state after: {listener.state.value}; hard kill at now+{listener.hard_kill_at - now:g} s")  # type: ignore[operator]
+    grace = (listener.hard_kill_at or now) - now
+    click.echo(f"state after: {listener.state.value}; hard kill at now+{grace:g} s")
