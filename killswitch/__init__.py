@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from killswitch.command import WILDCARD, Command, CommandType, from_posix
 from killswitch.decision import Accepted, Decision, Effect, Reason, Rejected
+from killswitch.hierarchy import Hierarchy, HierarchyError, PlanStep, add_agent, cascade_plan
 from killswitch.keys import Algorithm, SigningKey, TrustStore, VerifyingKey, derive_signing_key
 from killswitch.listener import Listener
 from killswitch.policy import Policy
@@ -30,11 +31,14 @@ __all__ = [
     "Decision",
     "Effect",
     "Envelope",
+    "Hierarchy",
+    "HierarchyError",
     "Input",
     "InvalidTransition",
     "Listener",
     "MalformedCommand",
     "MemoryStore",
+    "PlanStep",
     "Policy",
     "Profile",
     "Reason",
@@ -45,6 +49,8 @@ __all__ = [
     "StateStore",
     "TrustStore",
     "VerifyingKey",
+    "add_agent",
+    "cascade_plan",
     "derive_signing_key",
     "from_posix",
     "get_profile",
