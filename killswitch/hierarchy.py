@@ -22,7 +22,6 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import networkx as nx
 
@@ -125,54 +124,57 @@ def _numbered(prefix: str, parents: Sequence[int]) -> nx.DiGraph:
 
 def _forest_roots(graph: nx.DiGraph) -> list[str]:
     """The roots of ``graph`` in node order; HierarchyError unless it is a rooted forest."""
-    pred = graph.pred
     bad_ids = [n for n in graph if not isinstance(n, str) or not n]
     if bad_ids:
         raise HierarchyError(
             f"agent ids must be non-empty strings; these are not: {_names(bad_ids)}"
         )
-    loops = [n for n in graph if n in pred[n]]
+    loops = [agent for agent, _ in nx.selfloop_edges(graph)]
     if loops:
         raise HierarchyError(f"an agent cannot be its own parent (self-loop): {_names(loops)}")
-    two_parents = [n for n in graph if len(pred[n]) > 1]
+    roots: list[str] = []
+    two_parents: list[str] = []
+    for agent, parent_count in graph.in_degree:
+        if parent_count == 0:
+            roots.append(agent)
+        elif parent_count > 1:
+            two_parents.append(agent)
     if two_parents:
-        first = two_parents[0]
-        more = len(two_parents) - 1
+        first, more = two_parents[0], len(two_parents) - 1
+        parents = list(graph.predecessors(first))
         raise HierarchyError(
-            f"agent {first!r} has {len(pred[first])} parents ({_names(pred[first])}); "
+            f"agent {first!r} has {len(parents)} parents ({_names(parents)}); "
             "each agent may have at most one parent"
             + (f" ({more} more agents have several parents)" if more else "")
         )
-    roots = [n for n in graph if not pred[n]]
-    reached = len(roots)
-    stack = list(roots)
-    succ = graph.succ
-    while stack:
-        children = succ[stack.pop()]
-        reached += len(children)
-        stack.extend(children)
-    if reached != len(graph):
-        raise HierarchyError(f"the parent links form a cycle: {_cycle_through_unreached(graph)}")
+    if len(_reachable(graph, roots)) != len(graph):
+        raise HierarchyError(f"the parent links form a cycle: {_cycle_in(graph, roots)}")
     return roots
 
 
-def _cycle_through_unreached(graph: nx.DiGraph) -> str:
-    # Every agent has at most one parent, so an agent no root reaches lies on or
-    # below a cycle; walking up its parents must come back to an agent already seen.
-    pred = graph.pred
-    reachable: set[Any] = set()
-    stack = [n for n in graph if not pred[n]]
+def _reachable(graph: nx.DiGraph, roots: list[str]) -> list[str]:
+    # With at most one parent each, no agent is reached twice: no visited set needed.
+    found: list[str] = []
+    stack = list(roots)
+    successors = graph.successors
     while stack:
-        node = stack.pop()
-        reachable.add(node)
-        stack.extend(graph.succ[node])
-    node = next(n for n in graph if n not in reachable)
-    seen: dict[Any, None] = {}
-    while node not in seen:
-        seen[node] = None
-        node = next(iter(pred[node]))
+        agent = stack.pop()
+        found.append(agent)
+        stack.extend(successors(agent))
+    return found
+
+
+def _cycle_in(graph: nx.DiGraph, roots: list[str]) -> str:
+    # Every agent has one parent at most, so an agent no root reaches lies on or
+    # below a cycle; walking up its parents must come back to an agent already seen.
+    reachable = set(_reachable(graph, roots))
+    agent = next(n for n in graph if n not in reachable)
+    seen: dict[str, None] = {}
+    while agent not in seen:
+        seen[agent] = None
+        agent = next(graph.predecessors(agent))
     walk = list(seen)
-    cycle = walk[walk.index(node) :]
+    cycle = walk[walk.index(agent) :]
     cycle.reverse()  # print parent -> child
     return " -> ".join(repr(n) for n in [*cycle, cycle[0]])
 
@@ -304,22 +306,21 @@ class Hierarchy:
 
     def parent(self, agent: str) -> str | None:
         """The agent's parent, or None for a root."""
-        parents = self._graph.pred[self._known(agent)]
-        return next(iter(parents), None)
+        return next(self._graph.predecessors(self._known(agent)), None)
 
     def children(self, agent: str) -> list[str]:
         """The agent's children in insertion order."""
-        return list(self._graph.succ[self._known(agent)])
+        return list(self._graph.successors(self._known(agent)))
 
     def descendants(self, agent: str) -> list[str]:
         """Everything below ``agent`` (not itself), depth-first, parents before children."""
-        succ = self._graph.succ
+        successors = self._graph.successors
         found: list[str] = []
         stack = list(reversed(self.children(agent)))
         while stack:
             node = stack.pop()
             found.append(node)
-            stack.extend(reversed(list(succ[node])))
+            stack.extend(reversed(list(successors(node))))
         return found
 
     def depth(self, agent: str) -> int:
@@ -327,12 +328,11 @@ class Hierarchy:
         return sum(1 for _ in self._ancestors(self._known(agent)))
 
     def _ancestors(self, agent: str) -> Iterator[str]:
-        pred = self._graph.pred
-        parents = pred[agent]
-        while parents:
-            agent = next(iter(parents))
-            yield agent
-            parents = pred[agent]
+        predecessors = self._graph.predecessors
+        parent = next(predecessors(agent), None)
+        while parent is not None:
+            yield parent
+            parent = next(predecessors(parent), None)
 
     # -- growing ---------------------------------------------------------------
 
@@ -380,7 +380,7 @@ class Hierarchy:
         root_parent = self.parent(agent)
         if not cascade:
             return [PlanStep(agent, command_type, 0, root_parent)]
-        succ = self._graph.succ
+        successors = self._graph.successors
         steps: list[PlanStep] = []
         stack: list[tuple[str, int, str | None]] = [(agent, 0, root_parent)]
         with _gc_paused():
@@ -389,10 +389,8 @@ class Hierarchy:
             while stack:
                 node, depth, parent = stack.pop()
                 steps.append(PlanStep(node, command_type, depth, parent))
-                children = succ[node]
-                if children:
-                    below = depth + 1
-                    stack.extend([(child, below, node) for child in children])
+                below = depth + 1
+                stack.extend([(child, below, node) for child in successors(node)])
             steps.reverse()
         return steps
 
