@@ -10,8 +10,8 @@ parent is terminated at once, under a paused parent it is paused.
 
 Everything here is linear in the number of agents and iterative (a chain of a
 million agents must not hit the recursion limit): graphs are built with one
-``add_edges_from`` call and checked with a single pass, never with networkx's
-generic (and far slower) algorithms.
+``add_edges_from`` call and checked in a few linear passes over in-degrees and
+successors, never with networkx's generic (and far slower) algorithms.
 """
 
 from __future__ import annotations
