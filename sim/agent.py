@@ -1,0 +1,457 @@
+"""One simulated agent: the real reference Listener, its transports, its workload.
+
+Every delivery goes through a real ``Listener.receive`` with real signature
+verification; only the *duration* of verification comes from the scenario's
+distribution (deliveries queue for one verifier, so a flood of forgeries
+delays real commands). Cleanup runs for a drawn duration; the runtime
+hard-kills at the grace deadline; with agent-side cascade an agent finishes
+only after its children have (children before parent, as the seed).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from killswitch import (
+    Accepted,
+    AgentState,
+    Command,
+    CommandType,
+    Effect,
+    Listener,
+    MemoryStore,
+    Policy,
+    Reason,
+    TrustStore,
+)
+from killswitch.states import Input
+from sim.controlplane import Message
+from sim.observe import Phases
+from sim.rng import Dist
+from sim.transports import FileWatcher, Poller, StreamClient
+from sim.world import EPOCH, World
+
+if TYPE_CHECKING:
+    from killswitch.profiles import Profile
+
+#: Rejections that say nothing about the command's authenticity: not acknowledged,
+#: so the control plane keeps offering it (e.g. until a rotated key arrives).
+_NOT_FINAL = frozenset(
+    {Reason.MALFORMED, Reason.UNSUPPORTED_ALGORITHM, Reason.UNKNOWN_KEY, Reason.BAD_SIGNATURE}
+)
+_NETWORK = frozenset({"sse", "websocket", "poll"})
+
+
+class AgentSim:
+    def __init__(
+        self, world: World, agent_id: str, trust: TrustStore, policy: Policy, profile: Profile
+    ) -> None:
+        self.world = world
+        self.id = agent_id
+        self.trust = trust
+        self.policy = policy
+        self.profile = profile
+        self.config = world.scenario.agents
+        self.store = MemoryStore()
+        self.up = True
+        self.incarnation = 0
+        self.skew_s = 0.0
+        self.drift = 0.0
+        self.cleanup_override: Dist | None = None
+        self.cleanup_hangs = False
+        self.busy_until = 0.0
+        self.working = False
+        self.own_cleanup_done = False
+        #: Children this agent waits for before it may finish terminating.
+        self.children_waiting: set[str] = set()
+        self.open_phases: list[tuple[str, str]] = []
+        #: Command ids this agent accepted (kept only when an attacker is modelled).
+        self.accepted_ids: set[str] = set()
+        self.streams: dict[str, StreamClient] = {}
+        self.poller: Poller | None = None
+        self.file: FileWatcher | None = None
+        for kind in world.scenario.transports.listen:
+            if kind in ("sse", "websocket"):
+                self.streams[kind] = StreamClient(world, self, kind)
+            elif kind == "poll":
+                self.poller = Poller(world, self)
+            else:
+                self.file = FileWatcher(world, self)
+        self.listener = self._new_listener()
+
+    # -- clock and listener ------------------------------------------------
+
+    def local_now(self) -> float:
+        """This agent's clock: skewed and drifting from virtual time."""
+        t = self.world.now
+        return EPOCH + t + self.skew_s + self.drift * t
+
+    def _new_listener(self) -> Listener:
+        started = self.local_now() if self.policy.watchdog_timeout_s is not None else None
+        return Listener(
+            self.id, None, self.trust, self.policy, self.store, self.profile, started_at=started
+        )
+
+    @property
+    def state(self) -> AgentState:
+        return self.listener.state
+
+    def stream(self, kind: str) -> StreamClient:
+        return self.streams[kind]
+
+    def start(self) -> None:
+        for stream in self.streams.values():
+            stream.start()
+        if self.poller is not None:
+            self.poller.start()
+        if self.file is not None:
+            self.file.start()
+        if self.policy.watchdog_timeout_s is not None:
+            self.world.after(self.policy.watchdog_timeout_s / 4, self._watchdog, self.incarnation)
+
+    def heard(self) -> None:
+        self.listener.heard(self.local_now())
+
+    def write_kill_file(self, message: Message) -> None:
+        if self.file is None:
+            self.world.obs.count("kill_file_unwatched")
+            return
+        self.file.write(message)
+
+    # -- deliveries ----------------------------------------------------------
+
+    def deliver(self, raw: bytes, via: str, op: str | None, origin: str = "control_plane") -> None:
+        """A message arrived on ``via``; it queues for the verifier."""
+        world = self.world
+        if not self.up:
+            world.obs.count("delivered_to_dead_agent")
+            return
+        if via in _NETWORK and origin == "control_plane":
+            attacker = world.attacker
+            if attacker is not None:
+                raw, origin = attacker.on_wire(self.id, raw, origin)
+        world.obs.count(f"delivered_{via}")
+        if op is not None:
+            phases = world.obs.phases.get((op, self.id))
+            if phases is not None and phases.delivered is None:
+                phases.delivered = world.now
+                phases.via = via
+        arrived = world.now
+        start = max(arrived, self.busy_until)
+        self.busy_until = start + self.config.verify_s.sample(world.rng)
+        world.at(self.busy_until, self._verified, self.incarnation, raw, via, op, origin, arrived)
+
+    def _verified(
+        self, incarnation: int, raw: bytes, via: str, op: str | None, origin: str, arrived: float
+    ) -> None:
+        if incarnation != self.incarnation or not self.up:
+            return
+        world = self.world
+        decision = self.listener.receive(raw, now=self.local_now(), via=via)
+        phases = world.obs.phases.get((op, self.id)) if op is not None else None
+        if phases is not None and phases.verify_s is None:
+            phases.verify_s = world.now - arrived
+        if isinstance(decision, Accepted):
+            world.obs.count("accepted")
+            effect = decision.effect
+            if world.attacker is not None:
+                self._judge_attack(effect, origin)
+            world.emit(
+                "accepted", agent=self.id, via=via, state=effect.state.value, origin=origin, op=op
+            )
+            self._ack(via, effect.command)
+            self._apply(effect, op)
+        else:
+            reason = decision.reason
+            world.obs.count(f"rejected_{reason.value}")
+            world.emit(
+                "rejected", agent=self.id, via=via, reason=reason.value, origin=origin, op=op
+            )
+            if phases is not None and phases.effective is None:
+                phases.rejected = reason.value
+            if reason not in _NOT_FINAL:
+                self._ack_raw(via, raw)
+
+    def _judge_attack(self, effect: Effect, origin: str) -> None:
+        """Record an attacker delivery that was accepted. A replay counts only if
+        this agent had accepted that command before: a replay that beats the
+        original (lost in a crash before verification) is a late delivery."""
+        command_id = effect.command.command_id if effect.command else ""
+        repeat = command_id in self.accepted_ids
+        self.accepted_ids.add(command_id)
+        if origin == "control_plane" or (origin == "attacker_replay" and not repeat):
+            return
+        world = self.world
+        world.obs.attack_effects.append((world.now, self.id, origin, effect.state.value))
+
+    def _ack(self, via: str, command: Command | None) -> None:
+        if command is not None and via in _NETWORK:
+            self._send_ack(command.command_id)
+
+    def _ack_raw(self, via: str, raw: bytes) -> None:
+        if via not in _NETWORK:
+            return
+        try:
+            command_id = self.profile.to_dict(raw).get("command_id")
+        except ValueError:
+            return
+        if isinstance(command_id, str):
+            self._send_ack(command_id)
+
+    def _send_ack(self, command_id: str) -> None:
+        world = self.world
+        cp = world.cp
+        if cp is None or cp.config.mode != "ack":
+            return
+        if world.partitioned(self.id) or world.lost():
+            world.obs.count("ack_lost")
+            return
+        world.after(world.latency(), self._ack_arrives, command_id)
+
+    def _ack_arrives(self, command_id: str) -> None:
+        cp = self.world.cp
+        if cp is not None and cp.up:
+            cp.ack(self.id, command_id)
+
+    # -- effects -------------------------------------------------------------
+
+    def _apply(self, effect: Effect, op: str | None) -> None:
+        world = self.world
+        self._record_transition(effect)
+        phases = world.obs.phases.get((op, self.id)) if op is not None else None
+        if phases is not None and phases.effective is None:
+            phases.effective = world.now
+            if effect.state.halted:
+                phases.halted = world.now
+        command = effect.command
+        if effect.state is AgentState.RUNNING and effect.previous_state is not AgentState.RUNNING:
+            self._start_workload()
+        if (
+            effect.state is AgentState.TERMINATING
+            and effect.previous_state is not AgentState.TERMINATING
+        ):
+            self._start_cleanup(effect)
+        if command is None or not command.cascade:
+            return
+        if command.command_type is CommandType.TERMINATE:
+            world.obs.cascade_roots.append(self.id)
+        if world.scenario.control_plane.cascade != "control_plane":
+            self._cascade(command, op)
+
+    def _record_transition(self, effect: Effect) -> None:
+        world = self.world
+        world.obs.transitions.setdefault(self.id, []).append(
+            (world.now, effect.previous_state.value, effect.state.value, effect.cause.value)
+        )
+        if effect.state.halted and not effect.previous_state.halted:
+            world.emit("halted", agent=self.id, state=effect.state.value)
+
+    def _cascade(self, command: Command, op: str | None) -> None:
+        world = self.world
+        children = world.hierarchy.children(self.id)
+        if command.command_type is CommandType.TERMINATE:
+            self.children_waiting = {
+                c for c in children if world.agents[c].state is not AgentState.TERMINATED
+            }
+        latency = world.scenario.network.cascade_latency
+        for child in children:
+            world.after(latency.sample(world.rng), world.agents[child].from_parent, command, op)
+
+    def from_parent(self, command: Command, op: str | None) -> None:
+        """The parent passes its verified command down (the seed's child.terminate())."""
+        world = self.world
+        if not self.up:
+            return
+        if op is not None:
+            phases = world.obs.phases.get((op, self.id))
+            if phases is not None and phases.delivered is None:
+                phases.delivered = world.now
+                phases.via = "cascade"  # verified by the parent, not here
+        decision = self.listener.apply_cascade(command, now=self.local_now())
+        if isinstance(decision, Accepted):
+            self._apply(decision.effect, op)
+        else:
+            world.obs.count(f"cascade_rejected_{decision.reason.value}")
+            if self.state is AgentState.TERMINATED:
+                self._notify_parent()
+
+    # -- termination -------------------------------------------------------
+
+    def _start_cleanup(self, effect: Effect) -> None:
+        world = self.world
+        self.own_cleanup_done = False
+        self.working = False
+        if self.cleanup_hangs:
+            duration = float("inf")
+        else:
+            duration = (self.cleanup_override or self.config.cleanup_s).sample(world.rng)
+        if duration != float("inf"):
+            world.after(duration, self._own_cleanup_finished, self.incarnation)
+        self._schedule_hard_kill()
+
+    def _schedule_hard_kill(self) -> None:
+        deadline = self.listener.hard_kill_at
+        if deadline is not None:
+            self.world.after(
+                max(0.0, deadline - self.local_now()), self._grace_check, self.incarnation
+            )
+
+    def _grace_check(self, incarnation: int) -> None:
+        if incarnation != self.incarnation or not self.up:
+            return
+        effects = self.listener.tick(self.local_now())
+        for effect in effects:
+            self.world.obs.count("hard_kills" if effect.cause is Input.GRACE_EXPIRED else "ticks")
+            self._finish_or_apply(effect)
+        if self.state is AgentState.TERMINATING:
+            self._schedule_hard_kill()  # clock drift: not quite there yet
+
+    def _own_cleanup_finished(self, incarnation: int) -> None:
+        if incarnation != self.incarnation or self.state is not AgentState.TERMINATING:
+            return
+        self.own_cleanup_done = True
+        self._maybe_terminated()
+
+    def child_terminated(self, child: str) -> None:
+        if child in self.children_waiting:
+            self.children_waiting.discard(child)
+            self._maybe_terminated()
+
+    def _maybe_terminated(self) -> None:
+        if (
+            self.up
+            and self.own_cleanup_done
+            and not self.children_waiting
+            and self.state is AgentState.TERMINATING
+        ):
+            self._finish_or_apply(self.listener.cleanup_done(self.local_now()))
+
+    def _finish_or_apply(self, effect: Effect) -> None:
+        world = self.world
+        self._record_transition(effect)
+        if effect.state is AgentState.TERMINATED:
+            for phases in self._phases_of_self():
+                if (
+                    phases.kind == "TERMINATE"
+                    and phases.done is None
+                    and phases.effective is not None
+                ):
+                    phases.done = world.now
+            world.emit("terminated", agent=self.id, cause=effect.cause.value)
+            self._stop_transports()
+            self._notify_parent()
+        elif effect.state.halted and not effect.previous_state.halted:
+            self.working = False
+
+    def _phases_of_self(self) -> list[Phases]:
+        phases = self.world.obs.phases
+        return [phases[key] for key in self.open_phases]
+
+    def _notify_parent(self) -> None:
+        parent = self.world.hierarchy.parent(self.id)
+        if parent is not None:
+            self.world.agents[parent].child_terminated(self.id)
+
+    def _stop_transports(self) -> None:
+        for stream in self.streams.values():
+            stream.stop()
+        if self.poller is not None:
+            self.poller.stop()
+        if self.file is not None:
+            self.file.stop()
+
+    # -- workload ------------------------------------------------------------
+
+    def _may_act(self) -> bool:
+        state = self.state
+        if self.config.halt_check == "paused_only":
+            return state is not AgentState.PAUSED and state is not AgentState.TERMINATED
+        return state is AgentState.RUNNING
+
+    def start_workload(self) -> None:
+        """Called at the operator's first click: from then on actions are counted."""
+        self._start_workload()
+
+    def _start_workload(self) -> None:
+        rate = self.config.actions_per_s
+        if self.working or rate <= 0 or not self.up or not self._may_act():
+            return
+        self.working = True
+        self.world.after(self.world.rng.expovariate(rate), self._action, self.incarnation)
+
+    def _action(self, incarnation: int) -> None:
+        if incarnation != self.incarnation or not self.working:
+            return
+        if not self.up or not self._may_act():
+            self.working = False
+            return
+        world = self.world
+        cost = self.config.action_cost
+        state = self.state
+        if state.halted:
+            world.obs.actions_while_halted.append((world.now, self.id, state.value))
+        world.obs.actions_after_click += 1
+        world.obs.spend_after_click += cost
+        for phases in self._phases_of_self():
+            if phases.halted is None:
+                phases.actions += 1
+                phases.spend += cost
+        world.after(world.rng.expovariate(self.config.actions_per_s), self._action, incarnation)
+
+    # -- crashes -------------------------------------------------------------
+
+    def crash(self) -> None:
+        world = self.world
+        if not self.up:
+            return
+        self.up = False
+        self.working = False
+        self.incarnation += 1
+        self._stop_transports()
+        world.emit("agent_crash", agent=self.id, state=self.state.value)
+
+    def restart(self) -> None:
+        world = self.world
+        if self.up:
+            return
+        self.up = True
+        self.incarnation += 1
+        self.busy_until = world.now
+        if self.config.store == "memory":
+            self.store = MemoryStore()  # the seed's in-memory set: forgotten
+        before = self.listener.state
+        self.listener = self._new_listener()
+        after = self.listener.state
+        world.emit("agent_restart", agent=self.id, state=after.value, was=before.value)
+        world.obs.transitions.setdefault(self.id, []).append(
+            (world.now, before.value, after.value, "RESTART")
+        )
+        if after is AgentState.TERMINATED:
+            self.up = False  # the runtime sees it was terminated and exits again
+            return
+        self.start()
+        if after is AgentState.TERMINATING:
+            self.own_cleanup_done = False
+            self._start_cleanup_after_restart()
+        elif world.clicked:
+            self._start_workload()
+
+    def _start_cleanup_after_restart(self) -> None:
+        world = self.world
+        duration = (self.cleanup_override or self.config.cleanup_s).sample(world.rng)
+        if not self.cleanup_hangs:
+            world.after(duration, self._own_cleanup_finished, self.incarnation)
+        self._schedule_hard_kill()
+
+    def _watchdog(self, incarnation: int) -> None:
+        if incarnation != self.incarnation or not self.up:
+            return
+        world = self.world
+        timeout = self.policy.watchdog_timeout_s
+        assert timeout is not None
+        if any(s.healthy and s.heartbeat_s > 0 for s in self.streams.values()):
+            self.heard()  # heartbeats are arriving
+        for effect in self.listener.tick(self.local_now()):
+            world.obs.count("watchdog_halts" if effect.cause is Input.WATCHDOG_EXPIRED else "ticks")
+            self._finish_or_apply(effect)
+        world.after(timeout / 4, self._watchdog, incarnation)

@@ -1,0 +1,184 @@
+"""Aggregate replications into percentiles, SLA compliance and checker tallies.
+
+Replications are added one at a time, in seed order, whatever process ran
+them, so the summary is the same for any ``--jobs``. Samples are kept in
+compact arrays (8 bytes each); the per-run detail is dropped after adding.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.checkers import Check
+from sim.runner import RunResult
+from sim.scenario import Sla
+
+PHASES = ("issuance", "delivery", "verification", "shutdown", "total", "time_to_halt")
+PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
+
+
+def percentile(sorted_values: array[float] | list[float], p: float) -> float:
+    """Nearest-rank percentile of already sorted values (exact, deterministic)."""
+    n = len(sorted_values)
+    rank = max(1, math.ceil(p / 100.0 * n))
+    return float(sorted_values[rank - 1])
+
+
+def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval for a proportion (95% by default)."""
+    if n == 0:
+        return (0.0, 1.0)
+    phat = successes / n
+    denom = 1 + z * z / n
+    centre = (phat + z * z / (2 * n)) / denom
+    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def sla_limits(sla: Sla) -> dict[str, tuple[float, float]]:
+    return {
+        "issuance": (sla.issuance_target_s, sla.issuance_max_s),
+        "delivery": (sla.delivery_target_s, sla.delivery_max_s),
+        "verification": (sla.verification_target_s, sla.verification_max_s),
+        "shutdown": (sla.shutdown_target_s, sla.shutdown_max_s),
+        "total": (sla.total_target_s, sla.total_max_s),
+    }
+
+
+def describe(values: array[float], limits: tuple[float, float] | None = None) -> dict[str, Any]:
+    ordered = sorted(values)
+    out: dict[str, Any] = {"n": len(ordered)}
+    if ordered:
+        for name, p in PERCENTILES:
+            out[name] = round(percentile(ordered, p), 6)
+        out["max"] = round(ordered[-1], 6)
+        out["mean"] = round(math.fsum(ordered) / len(ordered), 6)
+    if limits is not None:
+        target, maximum = limits
+        out["target"] = target
+        out["maximum"] = maximum
+        out["within_target"] = sum(1 for v in ordered if v < target)
+        out["within_max"] = sum(1 for v in ordered if v <= maximum)
+    return out
+
+
+@dataclass
+class CheckTally:
+    failed_runs: int = 0
+    violations: int = 0
+    first_failure: dict[str, Any] | None = None
+
+
+@dataclass
+class Summary:
+    sla: Sla
+    runs: int = 0
+    phases: dict[str, array[float]] = field(default_factory=dict)
+    by_transport: dict[str, dict[str, array[float]]] = field(default_factory=dict)
+    by_depth: dict[int, dict[str, array[float]]] = field(default_factory=dict)
+    #: Pairs (command, agent) that needed to finish, and how many met the total maximum.
+    sla_pairs: int = 0
+    sla_met: int = 0
+    #: Pairs that never took effect (never delivered, rejected, agent down).
+    never_effective: int = 0
+    checks: dict[str, CheckTally] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    final_states: dict[str, int] = field(default_factory=dict)
+    actions_after_click: int = 0
+    spend_after_click: float = 0.0
+    run_rows: list[dict[str, Any]] = field(default_factory=list)
+    agents: int = 0
+
+    def add(self, result: RunResult) -> None:
+        self.runs += 1
+        self.agents = result.agents
+        total_max = self.sla.total_max_s
+        for row in result.rows:
+            durations: dict[str, float] = row["phases"]
+            via = row["via"] or "none"
+            for phase, value in durations.items():
+                self.phases.setdefault(phase, array("d")).append(value)
+                self.by_transport.setdefault(via, {}).setdefault(phase, array("d")).append(value)
+                if phase in ("time_to_halt", "total"):
+                    depth = self.by_depth.setdefault(row["depth"], {})
+                    depth.setdefault(phase, array("d")).append(value)
+            self.sla_pairs += 1
+            total = durations.get("total")
+            if total is not None and total <= total_max:
+                self.sla_met += 1
+            if "time_to_halt" not in durations and row["kind"] != "RESUME":
+                self.never_effective += 1
+        for check in result.checks:
+            self._tally(check, result.seed)
+        for name, n in result.counters.items():
+            self.counters[name] = self.counters.get(name, 0) + n
+        for state, n in result.final_states.items():
+            self.final_states[state] = self.final_states.get(state, 0) + n
+        self.actions_after_click += result.actions_after_click
+        self.spend_after_click += result.spend_after_click
+        self.run_rows.append(
+            {
+                "seed": result.seed,
+                "digest": result.digest,
+                "failed_checks": [c.name for c in result.checks if not c.passed],
+                "spend_after_click": result.spend_after_click,
+            }
+        )
+
+    def _tally(self, check: Check, seed: int) -> None:
+        tally = self.checks.setdefault(check.name, CheckTally())
+        if not check.passed:
+            tally.failed_runs += 1
+            tally.violations += check.violations
+            if tally.first_failure is None:
+                tally.first_failure = {"seed": seed, "detail": check.detail}
+
+    def compliance(self) -> dict[str, Any]:
+        lo, hi = wilson(self.sla_met, self.sla_pairs)
+        rate = self.sla_met / self.sla_pairs if self.sla_pairs else 0.0
+        return {
+            "met": self.sla_met,
+            "n": self.sla_pairs,
+            "rate": round(rate, 6),
+            "wilson95": [round(lo, 6), round(hi, 6)],
+            "threshold_s": self.sla.total_max_s,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        limits = sla_limits(self.sla)
+        return {
+            "runs": self.runs,
+            "agents": self.agents,
+            "phases": {
+                p: describe(self.phases[p], limits.get(p)) for p in PHASES if p in self.phases
+            },
+            "by_transport": {
+                via: {p: describe(v, limits.get(p)) for p, v in sorted(phases.items())}
+                for via, phases in sorted(self.by_transport.items())
+            },
+            "by_depth": {
+                str(d): {p: describe(v) for p, v in sorted(phases.items())}
+                for d, phases in sorted(self.by_depth.items())
+            },
+            "compliance": self.compliance(),
+            "never_effective": self.never_effective,
+            "checks": {
+                name: {
+                    "passed_runs": self.runs - t.failed_runs,
+                    "failed_runs": t.failed_runs,
+                    "violations": t.violations,
+                    "first_failure": t.first_failure,
+                }
+                for name, t in self.checks.items()
+            },
+            "final_states": dict(sorted(self.final_states.items())),
+            "counters": dict(sorted(self.counters.items())),
+            "spend": {
+                "actions_after_click": self.actions_after_click,
+                "spend_after_click": round(self.spend_after_click, 6),
+                "mean_spend_per_run": round(self.spend_after_click / max(1, self.runs), 6),
+            },
+        }

@@ -1,0 +1,84 @@
+"""Checkers: invariants judged from the observations, separate from the model.
+
+Each checker reads :class:`~sim.observe.Observations` and the hierarchy and
+returns a :class:`Check`. Scenarios choose which failures they *expect*
+(a documented weakness of the seed's design); every other checker must pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from killswitch.hierarchy import Hierarchy
+from sim.observe import Observations
+
+_HALTED_FROM = {"TERMINATING", "TERMINATED"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    violations: int
+    detail: str
+
+
+def no_action_after_halt(h: Hierarchy, obs: Observations) -> Check:
+    """No action starts once an agent is PAUSED, TERMINATING or TERMINATED."""
+    bad = obs.actions_while_halted
+    detail = ""
+    if bad:
+        t, agent, state = bad[0]
+        detail = f"first: {agent} acted at t={t:.3f} s while {state}"
+    return Check("no_action_after_halt", not bad, len(bad), detail)
+
+
+def no_orphans(h: Hierarchy, obs: Observations) -> Check:
+    """Every descendant of an agent that accepted TERMINATE with cascade ends TERMINATED."""
+    orphans: set[str] = set()
+    for root in set(obs.cascade_roots):
+        for agent in h.descendants(root):
+            if obs.final_states.get(agent) != "TERMINATED":
+                orphans.add(agent)
+    detail = ""
+    if orphans:
+        first = sorted(orphans)[0]
+        detail = f"e.g. {first} ended {obs.final_states.get(first)}"
+    return Check("no_orphans", not orphans, len(orphans), detail)
+
+
+def attacks_change_nothing(h: Hierarchy, obs: Observations) -> Check:
+    """No replayed, modified or forged delivery is ever accepted."""
+    bad = obs.attack_effects
+    detail = ""
+    if bad:
+        t, agent, origin, state = bad[0]
+        detail = f"first: {origin} accepted by {agent} at t={t:.3f} s -> {state}"
+    return Check("attacks_change_nothing", not bad, len(bad), detail)
+
+
+def terminate_final(h: Hierarchy, obs: Observations) -> Check:
+    """Once TERMINATING or TERMINATED, an agent never runs or pauses again (restarts included)."""
+    bad = []
+    for agent, transitions in obs.transitions.items():
+        for t, before, after, cause in transitions:
+            if before in _HALTED_FROM and after not in _HALTED_FROM:
+                bad.append((t, agent, before, after, cause))
+    detail = ""
+    if bad:
+        t, agent, before, after, cause = bad[0]
+        detail = f"first: {agent} {before} -> {after} ({cause}) at t={t:.3f} s"
+    return Check("terminate_final", not bad, len(bad), detail)
+
+
+CHECKERS: dict[str, Callable[[Hierarchy, Observations], Check]] = {
+    "no_action_after_halt": no_action_after_halt,
+    "no_orphans": no_orphans,
+    "attacks_change_nothing": attacks_change_nothing,
+    "terminate_final": terminate_final,
+}
+
+
+def run_checkers(h: Hierarchy, obs: Observations) -> list[Check]:
+    return [checker(h, obs) for checker in CHECKERS.values()]

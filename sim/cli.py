@@ -1,0 +1,259 @@
+"""``killswitch sim``: list, show, run and swarm scenarios. Exit 0 ok, 1 failed, 2 bad input."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sim.schema import ScenarioError
+
+
+def _fail_input(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def sim() -> None:
+    """Simulate kill-switch scenarios deterministically in virtual time."""
+
+
+@sim.command("list")
+def list_scenarios() -> None:
+    """List the bundled scenarios and what each teaches."""
+    from sim.scenario import bundled_names, bundled_text, parse_scenario
+
+    for name in bundled_names():
+        try:
+            description = parse_scenario(bundled_text(name), name).meta.description
+        except ScenarioError as exc:
+            description = f"(broken: {exc})"
+        click.echo(f"{name:30s} {description}")
+
+
+@sim.command()
+@click.argument("name")
+def show(name: str) -> None:
+    """Print a scenario's TOML (a bundled name or a path)."""
+    from sim.scenario import load_scenario
+
+    try:
+        _scenario, text = load_scenario(name)
+    except ScenarioError as exc:
+        _fail_input(str(exc))
+    click.echo(text, nl=False)
+
+
+@sim.command()
+@click.argument("scenario_ref", metavar="SCENARIO")
+@click.option("--seed", type=int, default=None, help="Master seed (default: the scenario's).")
+@click.option("--replications", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: out/<scenario>).")  # fmt: skip
+@click.option(
+    "--check-determinism", is_flag=True, help="Run the first replication twice and compare."
+)
+@click.option(
+    "--report/--no-report", default=True, show_default=True, help="Render the report too."
+)
+def run(
+    scenario_ref: str,
+    seed: int | None,
+    replications: int,
+    jobs: int,
+    out: Path | None,
+    check_determinism: bool,
+    report: bool,
+) -> None:
+    """Run SCENARIO (a bundled name or a TOML path) and judge its expectations.
+
+    Writes OUT/results.json and OUT/trace.jsonl (the first replication's trace)
+    and prints a summary. Exit 0 when every expectation holds, 1 otherwise.
+    """
+    from sim.aggregate import Summary
+    from sim.expect import evaluate
+    from sim.montecarlo import replication_seeds, run_replications
+    from sim.results import build_results, write_results
+    from sim.runner import build_hierarchy, check_selectors, run_once
+    from sim.scenario import load_scenario
+
+    try:
+        scenario, text = load_scenario(scenario_ref)
+        master = scenario.meta.seed if seed is None else seed
+        hierarchy = build_hierarchy(scenario.topology, master)
+        check_selectors(scenario, hierarchy, scenario_ref)
+    except ScenarioError as exc:
+        _fail_input(str(exc))
+    except ValueError as exc:  # a topology the hierarchy refuses (cycle, two parents)
+        _fail_input(f"{scenario_ref}: topology: {exc}")
+    out = out or Path("out") / scenario.meta.name
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = replication_seeds(master, replications)
+    click.echo(
+        f"seed={master} scenario={scenario.meta.name} replications={replications} jobs={jobs}"
+    )
+    summary = Summary(scenario.sla)
+    started = time.perf_counter()
+    first = None
+    with _progress(replications) as advance:
+        for result in run_replications(scenario, seeds, jobs, out / "trace.jsonl", advance):
+            first = first or result
+            summary.add(result)
+    wall = time.perf_counter() - started
+    assert first is not None
+    outcomes = evaluate(scenario.expect, summary)
+    if check_determinism:
+        again = run_once(scenario, seeds[0])
+        same = again.digest == first.digest
+        from sim.expect import Outcome
+
+        outcomes.append(Outcome("determinism", first.digest, again.digest, same))
+    results = build_results(
+        scenario, scenario_ref, text, master, seeds, summary, outcomes, first, hierarchy
+    )
+    results["wall_s"] = round(wall, 3)
+    path = write_results(results, out)
+    _print_summary(results, wall, first.virtual_s * len(seeds))
+    click.echo(f"results: {path}  trace: {out / 'trace.jsonl'}")
+    if report:
+        _render_report(path, out)
+    click.echo(f"reproduce: killswitch sim run {scenario_ref} --seed {master}"
+               + (f" --replications {replications}" if replications > 1 else ""))  # fmt: skip
+    sys.exit(0 if results["passed"] else 1)
+
+
+def _render_report(results_path: Path, out: Path) -> None:
+    try:
+        from reports.render import render_reports
+    except ImportError:
+        return  # the report renderer is optional until installed
+    try:
+        written = render_reports([results_path], out)
+        click.echo(f"report: {written[0] if written else out}")
+    except Exception as exc:  # a report problem must not lose computed results
+        click.echo(f"warning: report not rendered: {exc}", err=True)
+
+
+class _progress:
+    """A progress bar that shows only on runs longer than a couple of seconds."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if self.total > 1 and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, delay=2.0, unit="run", file=sys.stderr)
+            return self.bar.update
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None:
+    s = results["summary"]
+    sc = results["scenario"]
+    click.echo(
+        f"scenario {sc['name']}  agents {s['agents']}  profile {sc['profile']}"
+        f"  transports {','.join(sc['transports'])}  runs {s['runs']}"
+    )
+    header = (
+        f"{'phase':14s}{'n':>8s}{'p50':>10s}{'p99':>10s}{'max':>10s}"
+        f"{'target':>9s}{'max SLA':>9s}{'in SLA':>14s}"
+    )
+    click.echo(header)
+    for phase, d in s["phases"].items():
+        within = f"{d['within_max']}/{d['n']}" if "within_max" in d else ""
+        click.echo(
+            f"{phase:14s}{d['n']:>8d}{_fmt(d.get('p50')):>10s}{_fmt(d.get('p99')):>10s}"
+            f"{_fmt(d.get('max')):>10s}{_fmt(d.get('target')):>9s}"
+            f"{_fmt(d.get('maximum')):>9s}{within:>14s}"
+        )
+    c = s["compliance"]
+    lo, hi = c["wilson95"]
+    click.echo(
+        f"SLA compliance (total <= {c['threshold_s']:g} s):"
+        f" {c['met']}/{c['n']} = {100 * c['rate']:.2f}%"
+        f" (95% CI {100 * lo:.2f}-{100 * hi:.2f}%)"
+    )
+    spend = s["spend"]
+    click.echo(
+        f"actions after click: {spend['actions_after_click']}"
+        f"  spend: {spend['spend_after_click']:.2f}"
+        f"  final states: {s['final_states']}"
+    )
+    for o in results["expectations"]:
+        mark = "PASS" if o["passed"] else "FAIL"
+        expected = f"expected {o['expected']}"
+        click.echo(f"  {mark} {o['name']:34s} {expected:38s} got {o['actual']}")
+    first = results["first_run"]
+    speed = virtual / wall if wall > 0 else float("inf")
+    click.echo(
+        f"digest sha256:{first['digest']} ({first['trace_lines']} lines)  seed {results['seed']}"
+        f"  wall {wall:.2f} s  virtual/wall {speed:.0f}x"
+    )
+    click.echo("PASSED" if results["passed"] else "FAILED")
+
+
+@sim.command()
+@click.option("--seeds", "count", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--seed", "master", type=int, default=1, show_default=True, help="Master seed.")
+@click.option("--base", default="baseline", show_default=True, help="Base scenario.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--replay", type=int, default=None, help="Run exactly this swarm seed and show its faults."
+)
+def swarm(count: int, master: int, base: str, jobs: int, replay: int | None) -> None:
+    """Random fault mixes (one per seed) against the invariants; prints failing seeds."""
+    from sim.scenario import load_scenario
+    from sim.swarm import run_swarm_seed, swarm_seed
+
+    try:
+        scenario, _text = load_scenario(base)
+    except ScenarioError as exc:
+        _fail_input(str(exc))
+    seeds = [replay] if replay is not None else [swarm_seed(master, i) for i in range(count)]
+    click.echo(f"swarm master seed={master} seeds={len(seeds)} base={base}")
+    failures = 0
+    items = [(s, scenario) for s in seeds]
+    if jobs > 1 and len(items) > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            outcomes = list(pool.imap(run_swarm_seed, items))
+    else:
+        outcomes = [run_swarm_seed(item) for item in items]
+    for seed, result, faults in outcomes:
+        failed = [c for c in result.checks if not c.passed]
+        kinds = ",".join(f.kind for f in faults) or "none"
+        if replay is not None:
+            for fault in faults:
+                click.echo(f"  fault {fault}")
+        if failed:
+            failures += 1
+            for check in failed:
+                click.echo(f"FAIL seed {seed} [{kinds}] {check.name}: {check.detail}")
+            click.echo(f"  reproduce: killswitch sim swarm --base {base} --replay {seed}")
+        elif replay is not None:
+            click.echo(f"PASS seed {seed} [{kinds}] digest {result.digest}")
+    click.echo(f"{len(seeds) - failures}/{len(seeds)} seeds kept every invariant")
+    sys.exit(1 if failures else 0)

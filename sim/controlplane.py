@@ -1,0 +1,233 @@
+"""The control plane: signs operator commands and queues them for delivery.
+
+Two behaviours (``control_plane.mode``):
+
+* ``ack`` (our design): a command stays pending for an agent until that agent
+  acknowledges it, and is re-sent on every reconnect and every poll.
+* ``seed`` (as the seed's FastAPI code): a command is appended to the pending
+  list *and* pushed to the live stream; opening the stream or polling returns
+  the pending list and clears it. A push into a dead stream, or a poll
+  response lost on the way, loses the command for that path.
+
+It can crash and restart; what is not durable is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from killswitch import Command, CommandType, SigningKey, from_posix, get_profile
+from sim.observe import Phases
+from sim.scenario import OperatorCommand
+from sim.world import EPOCH, World
+
+
+@dataclass
+class Message:
+    """One command on its way to one agent. ``op`` ties it to the operator's click."""
+
+    event_id: int
+    command_id: str
+    op: str
+    raw: bytes
+
+
+@dataclass
+class StreamEndpoint:
+    """The control plane's side of one agent's live stream (SSE or WebSocket)."""
+
+    agent: str
+    kind: str
+    #: Set by the agent's client; False once the path silently stalls (half-open).
+    healthy: bool = True
+    sent: list[int] = field(default_factory=list)
+
+
+class ControlPlane:
+    def __init__(self, world: World, key: SigningKey) -> None:
+        self.world = world
+        self.config = world.scenario.control_plane
+        self.profile = get_profile(self.config.profile)
+        self.key = key
+        self.up = True
+        self.sequence = 0
+        self.next_event = 0
+        self.pending: dict[str, list[Message]] = {}
+        self.log: dict[str, list[Message]] = {}
+        self.streams: dict[str, dict[str, StreamEndpoint]] = {}
+        self.waiting_ops: list[tuple[int, OperatorCommand, float]] = []
+        #: Command id -> operator op id, for every command this control plane signed.
+        self.op_of: dict[str, str] = {}
+        self.busy_until = 0.0
+
+    # -- operator side -----------------------------------------------------
+
+    def click(self, index: int, op: OperatorCommand) -> None:
+        """The operator presses the button (or retries once the control plane is back)."""
+        world = self.world
+        click = world.now
+        targets = self._targets(op)
+        op_id = f"op{index}"
+        for agent in targets:
+            world.obs.phases[(op_id, agent)] = Phases(op_id, agent, op.command, click)
+            world.agents[agent].open_phases.append((op_id, agent))
+        world.emit("click", op=op_id, command=op.command, target=targets[0], agents=len(targets))
+        if op.via == "file":
+            self._issue_file(op_id, op, targets, click)
+        elif not self.up:
+            world.emit("click_deferred", op=op_id, reason="control plane down")
+            self.waiting_ops.append((index, op, click))
+        else:
+            self._issue(op_id, op, targets)
+
+    def _targets(self, op: OperatorCommand) -> list[str]:
+        h = self.world.hierarchy
+        target = h.roots[0] if op.target == "root" else op.target
+        if op.cascade:
+            return [target, *h.descendants(target)]
+        return [target]
+
+    def _recipients(self, op: OperatorCommand, targets: list[str]) -> list[str]:
+        """Who gets a signed command from the control plane itself."""
+        if op.cascade and self.config.cascade in ("control_plane", "both"):
+            return targets
+        return targets[:1]
+
+    def _issue(self, op_id: str, op: OperatorCommand, targets: list[str]) -> None:
+        # Signing is serial in the control plane: a control-plane cascade to
+        # 10,000 agents pays 10,000 signing costs before the last one leaves.
+        world = self.world
+        for agent in self._recipients(op, targets):
+            start = max(world.now, self.busy_until)
+            self.busy_until = start + self.config.signing_s.sample(world.rng)
+            world.at(self.busy_until, self._signed, op_id, op, agent)
+
+    def _signed(self, op_id: str, op: OperatorCommand, agent: str) -> None:
+        if not self.up:
+            # Lost with the crash; the operator retries once the control plane is back.
+            index = int(op_id[2:])
+            if all(i != index for i, _, _ in self.waiting_ops):
+                self.waiting_ops.append((index, op, self.world.now))
+            return
+        world = self.world
+        raw, command_id = self.sign(op, agent)
+        self.op_of[command_id] = op_id
+        phases = world.obs.phases.get((op_id, agent))
+        if phases is not None and phases.issued is None:
+            phases.issued = world.now
+        if self.config.cascade in ("agent", "both"):
+            # Descendants reached by agent-side cascade count as issued now too.
+            for other in world.hierarchy.descendants(agent) if op.cascade else []:
+                p = world.obs.phases.get((op_id, other))
+                if p is not None and p.issued is None:
+                    p.issued = world.now
+        world.emit("issued", op=op_id, agent=agent, command_id=command_id)
+        self.enqueue(agent, Message(self._event_id(), command_id, op_id, raw))
+
+    def sign(self, op: OperatorCommand, agent: str) -> tuple[bytes, str]:
+        """Sign a real command for ``agent`` with the control plane's current key."""
+        world = self.world
+        self.sequence += 1
+        issued = from_posix(EPOCH + world.now)
+        command = Command(
+            command_id=f"cmd-{self.sequence}",
+            command_type=CommandType(op.command),
+            target_instance_id=agent,
+            issued_by="operator@sim",
+            issued_at=issued,
+            expires_at=issued + timedelta(seconds=op.lifetime_s),
+            nonce=f"{world.rng.getrandbits(64):016x}",
+            reason="simulated operator command",
+            cascade=op.cascade,
+            grace_period_seconds=op.grace_s,
+            key_id=self.key.key_id,
+            sequence=self.sequence,
+        )
+        return self.profile.encode(command, self.key), command.command_id
+
+    def _issue_file(
+        self, op_id: str, op: OperatorCommand, targets: list[str], click: float
+    ) -> None:
+        """Air-gapped: the operator signs offline and writes the kill file next to the agent."""
+        world = self.world
+        for agent in self._recipients(op, targets):
+            raw, command_id = self.sign(op, agent)
+            self.op_of[command_id] = op_id
+            phases = world.obs.phases[(op_id, agent)]
+            phases.issued = click
+            world.agents[agent].write_kill_file(Message(self._event_id(), command_id, op_id, raw))
+        for agent in targets:
+            world.obs.phases[(op_id, agent)].issued = click
+
+    def _event_id(self) -> int:
+        self.next_event += 1
+        return self.next_event
+
+    # -- delivery side -----------------------------------------------------
+
+    def enqueue(self, agent: str, message: Message) -> None:
+        self.pending.setdefault(agent, []).append(message)
+        self.log.setdefault(agent, []).append(message)
+        for endpoint in self.streams.get(agent, {}).values():
+            self.world.agents[agent].stream(endpoint.kind).push(message)
+            if self.config.mode == "ack":
+                break  # one live path is enough; the pending list covers the rest
+
+    def on_connect(self, agent: str, kind: str, last_event_id: int, resume: bool) -> list[Message]:
+        """A stream opened: register it and return the backlog to send first."""
+        self.streams.setdefault(agent, {})[kind] = StreamEndpoint(agent, kind)
+        backlog = list(self.pending.get(agent, []))
+        if self.config.mode == "seed":
+            self.pending[agent] = []
+        if resume:
+            seen = {m.event_id for m in backlog}
+            backlog += [
+                m
+                for m in self.log.get(agent, [])
+                if m.event_id > last_event_id and m.event_id not in seen
+            ]
+            backlog.sort(key=lambda m: m.event_id)
+        return backlog
+
+    def on_disconnect(self, agent: str, kind: str) -> None:
+        self.streams.get(agent, {}).pop(kind, None)
+
+    def poll(self, agent: str) -> list[Message]:
+        messages = list(self.pending.get(agent, []))
+        if self.config.mode == "seed":
+            self.pending[agent] = []
+        return messages
+
+    def ack(self, agent: str, command_id: str) -> None:
+        queue = self.pending.get(agent)
+        if queue:
+            self.pending[agent] = [m for m in queue if m.command_id != command_id]
+
+    # -- faults ------------------------------------------------------------
+
+    def crash(self) -> None:
+        world = self.world
+        self.up = False
+        world.emit("cp_crash", durable=self.config.durable_pending)
+        for agent, endpoints in list(self.streams.items()):
+            for kind in list(endpoints):
+                world.agents[agent].stream(kind).server_closed()
+        self.streams.clear()
+        if not self.config.durable_pending:
+            self.pending.clear()
+            self.log.clear()
+
+    def restart(self) -> None:
+        world = self.world
+        self.up = True
+        self.busy_until = world.now
+        world.emit("cp_restart")
+        waiting, self.waiting_ops = self.waiting_ops, []
+        for index, op, _click in waiting:
+            op_id = f"op{index}"
+            self._issue(op_id, op, self._targets(op))
+
+    def rotate(self, key: SigningKey) -> None:
+        self.key = key
+        self.world.emit("key_rotated", key_id=key.key_id)

@@ -1,0 +1,119 @@
+"""Judge a summary against the scenario's ``[expect]`` table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sim.aggregate import Summary, percentile
+from sim.checkers import CHECKERS
+from sim.scenario import Expect
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    expected: str
+    actual: str
+    passed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "expected": self.expected,
+            "actual": self.actual,
+            "passed": self.passed,
+        }
+
+
+def _p99(summary: Summary, phase: str) -> float | None:
+    values = summary.phases.get(phase)
+    if not values:
+        return None
+    return percentile(sorted(values), 99.0)
+
+
+def _worst(summary: Summary, phase: str) -> float | None:
+    values = summary.phases.get(phase)
+    return max(values) if values else None
+
+
+def evaluate(expect: Expect, summary: Summary) -> list[Outcome]:
+    out: list[Outcome] = []
+    missing = summary.never_effective
+    if expect.all_halted_within_s is not None:
+        worst = _worst(summary, "time_to_halt")
+        ok = worst is not None and worst <= expect.all_halted_within_s and missing == 0
+        actual = f"max {worst:.3f} s" if worst is not None else "never halted"
+        if missing:
+            actual += f", {missing} (command, agent) pairs never took effect"
+        out.append(
+            Outcome("all_halted_within_s", f"<= {expect.all_halted_within_s:g} s", actual, ok)
+        )
+    if expect.all_terminated_within_s is not None:
+        worst = _worst(summary, "total")
+        done = len(summary.phases.get("total", ()))
+        needed = summary.sla_pairs
+        ok = worst is not None and worst <= expect.all_terminated_within_s and done == needed
+        actual = f"max {worst:.3f} s" if worst is not None else "none finished"
+        if done != needed:
+            actual += f", {needed - done} of {needed} never finished"
+        out.append(
+            Outcome(
+                "all_terminated_within_s", f"<= {expect.all_terminated_within_s:g} s", actual, ok
+            )
+        )
+    if expect.max_orphans is not None:
+        tally = summary.checks.get("no_orphans")
+        orphans = tally.violations if tally else 0
+        out.append(
+            Outcome(
+                "max_orphans",
+                f"<= {expect.max_orphans}",
+                str(orphans),
+                orphans <= expect.max_orphans,
+            )
+        )
+    for name, phase, limit in (
+        ("p99_delivery_s", "delivery", expect.p99_delivery_s),
+        ("p99_total_s", "total", expect.p99_total_s),
+    ):
+        if limit is None:
+            continue
+        value = _p99(summary, phase)
+        ok = value is not None and value <= limit
+        out.append(
+            Outcome(
+                name, f"<= {limit:g} s", "no samples" if value is None else f"{value:.3f} s", ok
+            )
+        )
+    if expect.min_sla_compliance is not None:
+        c = summary.compliance()
+        lo, hi = c["wilson95"]
+        ok = c["rate"] >= expect.min_sla_compliance
+        actual = f"{c['rate']:.4f} (95% CI {lo:.4f}-{hi:.4f}, n={c['n']})"
+        out.append(Outcome("min_sla_compliance", f">= {expect.min_sla_compliance:g}", actual, ok))
+    if expect.max_spend_after_click is not None:
+        spend = summary.spend_after_click / max(1, summary.runs)
+        ok = spend <= expect.max_spend_after_click
+        out.append(
+            Outcome(
+                "max_spend_after_click", f"<= {expect.max_spend_after_click:g}", f"{spend:.4f}", ok
+            )
+        )
+    expected_failures = set(expect.violations)
+    for name in CHECKERS:
+        tally = summary.checks.get(name)
+        failed = tally is not None and tally.failed_runs > 0
+        if name in expected_failures:
+            actual = (
+                "failed (as expected)" if failed else "passed: the documented weakness did not show"
+            )
+            out.append(Outcome(f"checker:{name}", "fails (documented weakness)", actual, failed))
+        else:
+            detail = tally.first_failure["detail"] if tally and tally.first_failure else ""
+            actual = (
+                f"failed in {tally.failed_runs} run(s): {detail}" if failed and tally else "passed"
+            )
+            out.append(Outcome(f"checker:{name}", "passes", actual, not failed))
+    return out

@@ -1,0 +1,73 @@
+"""What the model observed, in the form the checkers and metrics read.
+
+The model writes here; checkers (sim/checkers.py) only read. Keeping the two
+apart is what lets a checker catch a model that misbehaves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Phases:
+    """SLA phase timestamps (virtual seconds) of one command at one agent."""
+
+    command_id: str
+    agent: str
+    kind: str
+    click: float
+    issued: float | None = None
+    delivered: float | None = None
+    via: str | None = None
+    verify_s: float | None = None
+    effective: float | None = None
+    halted: float | None = None
+    done: float | None = None
+    #: Why the agent never took the command, if it did not (last rejection reason).
+    rejected: str | None = None
+    #: Actions performed and their cost between the click and this agent's halt.
+    actions: int = 0
+    spend: float = 0.0
+
+    def durations(self) -> dict[str, float]:
+        """The seed's SLA phases, in seconds, for the parts that happened."""
+        out: dict[str, float] = {}
+        if self.issued is not None:
+            out["issuance"] = self.issued - self.click
+        if self.delivered is not None and self.issued is not None:
+            out["delivery"] = max(0.0, self.delivered - self.issued)
+        if self.verify_s is not None:
+            out["verification"] = self.verify_s
+        if self.done is not None and self.effective is not None:
+            out["shutdown"] = self.done - self.effective
+        end = self.done if self.kind == "TERMINATE" else self.effective
+        if end is not None:
+            out["total"] = end - self.click
+        if self.halted is not None:
+            out["time_to_halt"] = self.halted - self.click
+        return out
+
+
+@dataclass
+class Observations:
+    #: (command_id, agent) -> phases, for every agent a command was meant for.
+    phases: dict[tuple[str, str], Phases] = field(default_factory=dict)
+    #: agent -> list of (time, from_state, to_state, cause)
+    transitions: dict[str, list[tuple[float, str, str, str]]] = field(default_factory=dict)
+    #: Actions started while the agent was halted: (time, agent, state).
+    actions_while_halted: list[tuple[float, str, str]] = field(default_factory=list)
+    #: Deliveries by the attacker (replayed, modified, forged) that changed state.
+    attack_effects: list[tuple[float, str, str, str]] = field(default_factory=list)
+    #: Agents on which a TERMINATE with cascade was accepted.
+    cascade_roots: list[str] = field(default_factory=list)
+    #: Final states, filled at the end of the run.
+    final_states: dict[str, str] = field(default_factory=dict)
+    #: Counters: deliveries by transport, rejections by reason, and so on.
+    counters: dict[str, int] = field(default_factory=dict)
+    #: Workload totals from the first click: actions and spend.
+    actions_after_click: int = 0
+    spend_after_click: float = 0.0
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n

@@ -1,0 +1,87 @@
+"""``results.json``: the versioned, documented output of ``killswitch sim run``.
+
+Schema ``killswitch.sim/1`` (documented in scenarios/README.md, "Results"):
+
+* ``schema``, ``scenario`` (name, description, source, sha256 of the TOML),
+  ``seed`` (master), ``replications``, ``sla`` (the thresholds used);
+* ``summary``: phases and per-transport / per-depth percentiles (n, p50, p90,
+  p99, p999, max, mean; within_target/within_max counts for SLA phases),
+  ``compliance`` (met, n, rate, wilson95), ``checks``, ``final_states``,
+  ``counters``, ``spend``;
+* ``expectations``: name, expected, actual, passed; ``passed`` overall;
+* ``runs``: seed, trace digest and failed checkers of every replication;
+* ``first_run``: the first replication's trace digest and line count, and for
+  small trees its per-agent timeline, the tree's edges and the faults, for plots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from killswitch.hierarchy import Hierarchy
+from sim.aggregate import Summary
+from sim.expect import Outcome
+from sim.runner import RunResult
+from sim.scenario import Scenario
+
+SCHEMA = "killswitch.sim/1"
+#: Trees up to this size carry their edges and per-agent times for the tree plot.
+TREE_LIMIT = 400
+
+
+def build_results(
+    scenario: Scenario,
+    source: str,
+    text: str,
+    master_seed: int,
+    seeds: list[int],
+    summary: Summary,
+    outcomes: list[Outcome],
+    first: RunResult,
+    hierarchy: Hierarchy,
+) -> dict[str, Any]:
+    first_run: dict[str, Any] = {
+        "seed": first.seed,
+        "digest": first.digest,
+        "trace_lines": first.trace_lines,
+        "faults": [asdict(f) for f in scenario.faults],
+        "operator": [asdict(o) for o in scenario.operator],
+    }
+    if len(hierarchy) <= TREE_LIMIT:
+        first_run["edges"] = [list(e) for e in hierarchy.graph.edges]
+        first_run["rows"] = first.rows
+    if first.timeline:
+        first_run["timeline"] = {a: [list(t) for t in ts] for a, ts in first.timeline.items()}
+    return {
+        "schema": SCHEMA,
+        "scenario": {
+            "name": scenario.meta.name,
+            "description": scenario.meta.description,
+            "source": source,
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "duration_s": scenario.meta.duration_s,
+            "profile": scenario.control_plane.profile,
+            "transports": list(scenario.transports.listen),
+        },
+        "seed": master_seed,
+        "replications": len(seeds),
+        "sla": asdict(scenario.sla),
+        "summary": summary.to_json(),
+        "expectations": [o.to_json() for o in outcomes],
+        "passed": all(o.passed for o in outcomes),
+        "runs": summary.run_rows,
+        "first_run": first_run,
+    }
+
+
+def write_results(results: dict[str, Any], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)  # never leave a half-written results file behind
+    return path

@@ -1,0 +1,169 @@
+"""Build the model for one scenario and seed, run it, and judge it.
+
+Order of construction is fixed (hierarchy, keys, agents in hierarchy order,
+control plane, faults, operator timeline, transports), so every random draw
+happens in the same order for the same scenario and seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+from killswitch import Algorithm, Policy, TrustStore, derive_signing_key, get_profile
+from killswitch.hierarchy import Hierarchy
+from sim.agent import AgentSim
+from sim.checkers import Check, run_checkers
+from sim.controlplane import ControlPlane
+from sim.nemesis import schedule_faults
+from sim.observe import Observations
+from sim.rng import derive_seed
+from sim.scenario import Scenario, Topology
+from sim.trace import Trace
+from sim.world import World, resolve_selector
+
+
+@dataclass
+class RunResult:
+    """What one replication produced (small enough to send between processes)."""
+
+    seed: int
+    digest: str
+    trace_lines: int
+    agents: int
+    checks: list[Check]
+    #: One row per (operator command, agent): kind, via, depth, phase durations, spend.
+    rows: list[dict[str, Any]]
+    counters: dict[str, int]
+    final_states: dict[str, int]
+    actions_after_click: int
+    spend_after_click: float
+    virtual_s: float
+    #: Agent state timelines and faults for small trees (report plots), else empty.
+    timeline: dict[str, list[tuple[float, str, str, str]]] = field(default_factory=dict)
+
+
+def build_hierarchy(topology: Topology, seed: int) -> Hierarchy:
+    if topology.kind == "balanced":
+        return Hierarchy.balanced(topology.fanout, topology.depth)
+    if topology.kind == "random":
+        return Hierarchy.random_tree(
+            topology.agents, derive_seed(seed, "topology"), topology.max_children
+        )
+    return Hierarchy.from_edges(topology.edges)
+
+
+def policy_for(scenario: Scenario) -> Policy:
+    a = scenario.agents
+    return Policy(
+        clock_skew_s=a.clock_skew_leeway_s,
+        max_lifetime_s=a.max_lifetime_s,
+        max_grace_s=a.max_grace_s,
+        watchdog_timeout_s=a.watchdog_s or None,
+    )
+
+
+def check_selectors(scenario: Scenario, hierarchy: Hierarchy, source: str) -> None:
+    """Fail early, naming the scenario key, when a selector or target matches no agent."""
+    from sim.schema import ScenarioError
+
+    for i, fault in enumerate(scenario.faults):
+        for selector in fault.agents:
+            try:
+                resolve_selector(hierarchy, selector)
+            except ValueError as exc:
+                raise ScenarioError(source, f"faults[{i}].agents", str(exc)) from None
+    for i, op in enumerate(scenario.operator):
+        if op.target != "root" and op.target not in hierarchy:
+            raise ScenarioError(
+                source, f"operator[{i}].target", f"no agent {op.target!r} in the topology"
+            )
+
+
+def run_once(scenario: Scenario, seed: int, trace_path: Path | None = None) -> RunResult:
+    rng = random.Random(seed)
+    hierarchy = build_hierarchy(scenario.topology, seed)
+    trace = Trace(trace_path)
+    world = World(simpy.Environment(), rng, scenario, hierarchy, trace, Observations())
+    cp_config = scenario.control_plane
+    algorithm = Algorithm(cp_config.algorithm)
+    key = derive_signing_key(derive_seed(seed, "control-plane-key"), algorithm, "cp-key-1")
+    profile = get_profile(cp_config.profile)
+    policy = policy_for(scenario)
+    rotating = any(f.kind == "key_rotation" for f in scenario.faults)
+    shared = TrustStore([key.verifying_key()])
+    trace.emit(0.0, "start", scenario=scenario.meta.name, seed=seed, agents=len(hierarchy))
+    for agent_id in hierarchy.graph.nodes:
+        # Each agent needs its own trust store only when keys rotate per agent.
+        trust = TrustStore([key.verifying_key()]) if rotating else shared
+        world.agents[agent_id] = AgentSim(world, agent_id, trust, policy, profile)
+    world.cp = ControlPlane(world, key)
+    schedule_faults(world, scenario.faults)
+    for index, op in enumerate(sorted(scenario.operator, key=lambda o: o.at_s)):
+        world.at(op.at_s, world.cp.click, index, op)
+    first_click = min(op.at_s for op in scenario.operator)
+    world.at(first_click, _start_counting, world)
+    for agent in world.agents.values():
+        agent.start()
+    world.env.run(until=scenario.meta.duration_s)
+    return _finish(world, seed)
+
+
+def _start_counting(world: World) -> None:
+    world.clicked = True
+    for agent in world.agents.values():
+        agent.start_workload()
+
+
+def _finish(world: World, seed: int) -> RunResult:
+    obs = world.obs
+    h = world.hierarchy
+    for agent_id, sim_agent in world.agents.items():
+        obs.final_states[agent_id] = sim_agent.state.value
+    world.emit("end", **{k: v for k, v in sorted(_state_counts(obs).items())})
+    world.trace.close()
+    checks = run_checkers(h, obs)
+    depth_cache: dict[str, int] = {}
+    rows = []
+    for (op, agent), p in obs.phases.items():
+        if agent not in depth_cache:
+            depth_cache[agent] = h.depth(agent)
+        rows.append(
+            {
+                "op": op,
+                "agent": agent,
+                "kind": p.kind,
+                "via": p.via,
+                "depth": depth_cache[agent],
+                "rejected": p.rejected,
+                "actions": p.actions,
+                "spend": round(p.spend, 6),
+                "phases": {k: round(v, 6) for k, v in p.durations().items()},
+            }
+        )
+    timeline = dict(obs.transitions) if len(world.agents) <= 60 else {}
+    return RunResult(
+        seed=seed,
+        digest=world.trace.digest,
+        trace_lines=world.trace.lines,
+        agents=len(world.agents),
+        checks=checks,
+        rows=rows,
+        counters=dict(sorted(obs.counters.items())),
+        final_states=_state_counts(obs),
+        actions_after_click=obs.actions_after_click,
+        spend_after_click=round(obs.spend_after_click, 6),
+        virtual_s=world.now,
+        timeline=timeline,
+    )
+
+
+def _state_counts(obs: Observations) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for state in obs.final_states.values():
+        counts[state] = counts.get(state, 0) + 1
+    return counts

@@ -1,0 +1,317 @@
+"""Scenario files: what to simulate, written in TOML (documented in scenarios/README.md).
+
+A scenario composes, Maelstrom-style, independent parts: a topology, the
+control plane, the transports agents listen on, the network, the agents'
+runtime, faults over time (the nemesis), the operator's timeline, SLA
+thresholds and expectations (the checkers' pass/fail criteria).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from sim.rng import Dist
+from sim.schema import ScenarioError, load
+
+TransportName = Literal["sse", "websocket", "poll", "file"]
+
+
+@dataclass(frozen=True)
+class Meta:
+    name: str = "unnamed"
+    description: str = ""
+    #: Virtual seconds to simulate.
+    duration_s: float = 180.0
+    #: Default seed when the command line gives none.
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class Topology:
+    kind: Literal["balanced", "random", "explicit"] = "balanced"
+    #: balanced: children per agent and levels below the root.
+    fanout: int = 3
+    depth: int = 2
+    #: random: number of agents and the most children any agent may have.
+    agents: int = 20
+    max_children: int = 4
+    #: explicit: [parent, child] pairs.
+    edges: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.kind == "explicit" and not self.edges:
+            raise ValueError("an explicit topology needs edges = [[parent, child], ...]")
+        if self.fanout < 1 or self.depth < 0 or self.agents < 1:
+            raise ValueError("fanout and agents must be >= 1, depth >= 0")
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    #: ack: pending until acknowledged, redelivered on reconnect (our design).
+    #: seed: as the seed's code: the SSE stream and the poll endpoint both
+    #: return-and-clear the pending list; pushes go to the stream and the list.
+    mode: Literal["ack", "seed"] = "ack"
+    #: Who cascades: the parent agent (as the seed), the control plane from
+    #: its lineage registry, or both.
+    cascade: Literal["agent", "control_plane", "both"] = "agent"
+    profile: Literal["v1", "seed"] = "v1"
+    algorithm: Literal["Ed25519", "ES256", "RS256"] = "Ed25519"
+    signing_s: Dist = field(default_factory=lambda: Dist.const(0.005))
+    #: Whether pending commands survive a control-plane crash.
+    durable_pending: bool = True
+
+
+@dataclass(frozen=True)
+class Sse:
+    retry_s: float = 5.0
+    backoff_max_s: float = 60.0
+    #: Fraction of random jitter added to each reconnect delay.
+    jitter: float = 0.2
+    #: Resume from Last-Event-ID on reconnect (the seed does not).
+    resume: bool = True
+    #: Server heartbeat comment interval; 0 = none (the seed).
+    heartbeat_s: float = 15.0
+    #: Client read timeout that detects a silently stalled stream; 0 = none (the seed).
+    read_timeout_s: float = 45.0
+    #: Mean connection drops per hour per agent (random disconnects).
+    drops_per_hour: float = 0.0
+    connect_s: Dist = field(default_factory=lambda: Dist.const(0.1))
+
+
+@dataclass(frozen=True)
+class WebSocket:
+    ping_s: float = 10.0
+    pong_timeout_s: float = 5.0
+    retry_s: float = 2.0
+    backoff_max_s: float = 30.0
+    jitter: float = 0.2
+    drops_per_hour: float = 0.0
+    connect_s: Dist = field(default_factory=lambda: Dist.const(0.1))
+
+
+@dataclass(frozen=True)
+class Poll:
+    interval_s: float = 30.0
+    #: Uniform jitter added to each interval, in seconds.
+    jitter_s: float = 0.0
+    #: Request timeout: a poll that gets no answer gives up after this.
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class FileWatch:
+    check_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class Transports:
+    listen: list[TransportName] = field(default_factory=lambda: ["sse", "poll"])
+    sse: Sse = field(default_factory=Sse)
+    websocket: WebSocket = field(default_factory=WebSocket)
+    poll: Poll = field(default_factory=Poll)
+    file: FileWatch = field(default_factory=FileWatch)
+
+    def __post_init__(self) -> None:
+        if len(set(self.listen)) != len(self.listen):
+            raise ValueError(f"listen names a transport twice: {self.listen}")
+
+
+@dataclass(frozen=True)
+class Network:
+    latency: Dist = field(default_factory=lambda: Dist("lognormal", median=0.05, sigma=0.5))
+    #: Probability that one poll request/response or acknowledgement is lost.
+    loss: float = 0.0
+    #: Probability that a message is delivered twice.
+    duplicate: float = 0.0
+    #: Probability that a message is held back (reordered) by reorder_delay.
+    reorder: float = 0.0
+    reorder_delay: Dist = field(default_factory=lambda: Dist.const(1.0))
+    #: Latency of the parent-to-child link used by agent-side cascade.
+    cascade_latency: Dist = field(default_factory=lambda: Dist.const(0.01))
+
+    def __post_init__(self) -> None:
+        for name in ("loss", "duplicate", "reorder"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Agents:
+    #: Replay/state store: memory (lost on restart, as the seed) or durable (SQLite semantics).
+    store: Literal["memory", "durable"] = "durable"
+    verify_s: Dist = field(default_factory=lambda: Dist.const(0.0005))
+    cleanup_s: Dist = field(default_factory=lambda: Dist("uniform", low=1.0, high=5.0))
+    #: any: no action once PAUSED or TERMINATING; paused_only: the seed's execute(),
+    #: which checks only is_paused and keeps acting during the grace period.
+    halt_check: Literal["any", "paused_only"] = "any"
+    #: Workload: actions per second per agent, and the cost of one action.
+    actions_per_s: float = 1.0
+    action_cost: float = 0.01
+    #: Listener policy.
+    clock_skew_leeway_s: float = 30.0
+    max_lifetime_s: float = 300.0
+    max_grace_s: float = 60.0
+    #: Dead-man's switch: halt after this long without hearing the control plane (0 = off).
+    watchdog_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class OperatorCommand:
+    at_s: float
+    command: Literal["TERMINATE", "PAUSE", "RESUME"]
+    #: An agent id, or "root" for the first root.
+    target: str = "root"
+    cascade: bool = True
+    grace_s: int = 30
+    lifetime_s: float = 300.0
+    #: network: through the control plane; file: the operator writes the kill file.
+    via: Literal["network", "file"] = "network"
+
+
+FaultKind = Literal[
+    "partition",
+    "half_open",
+    "cp_crash",
+    "agent_crash",
+    "clock_skew",
+    "slow_cleanup",
+    "key_rotation",
+    "replay_attack",
+    "modify_attack",
+    "forged_flood",
+]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One nemesis action. Which keys apply depends on ``kind`` (scenarios/README.md)."""
+
+    kind: FaultKind
+    at_s: float = 0.0
+    duration_s: float = 0.0
+    #: Agent selectors: an id, "root", "all", "subtree:<id>", "depth:<n>", "leaves".
+    agents: list[str] = field(default_factory=lambda: ["all"])
+    #: clock_skew
+    skew_s: float = 0.0
+    drift_ppm: float = 0.0
+    #: slow_cleanup: new cleanup distribution, or hang forever.
+    cleanup_s: Dist | None = None
+    hang: bool = False
+    #: key_rotation: agents learn the new key after this delay; old key revoked at.
+    distribute_s: Dist = field(default_factory=lambda: Dist.const(0.0))
+    revoke_old_after_s: float = -1.0
+    #: replay_attack / modify_attack: replay captured traffic at at_s + duration_s.
+    field_name: str = "cascade"
+    field_value: str | bool | int = False
+    #: forged_flood
+    rate_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Sla:
+    """The seed's SLA table, targets and maxima in seconds."""
+
+    issuance_target_s: float = 0.1
+    issuance_max_s: float = 0.5
+    delivery_target_s: float = 5.0
+    delivery_max_s: float = 30.0
+    verification_target_s: float = 0.01
+    verification_max_s: float = 0.05
+    shutdown_target_s: float = 30.0
+    shutdown_max_s: float = 60.0
+    total_target_s: float = 35.0
+    total_max_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What must hold for the run to pass (exit 0). Unset keys are not checked."""
+
+    #: Every agent a TERMINATE was meant for is halted within this many seconds of the click.
+    all_halted_within_s: float | None = None
+    #: Every agent a TERMINATE was meant for reaches TERMINATED within this many seconds.
+    all_terminated_within_s: float | None = None
+    max_orphans: int | None = None
+    p99_delivery_s: float | None = None
+    p99_total_s: float | None = None
+    #: Minimum fraction of (command, agent) pairs meeting the total SLA maximum.
+    min_sla_compliance: float | None = None
+    #: Checkers expected to FAIL in this scenario (a documented weakness); all others must pass.
+    violations: list[str] = field(default_factory=list)
+    max_spend_after_click: float | None = None
+
+    def __post_init__(self) -> None:
+        from sim.checkers import CHECKERS
+
+        unknown = [name for name in self.violations if name not in CHECKERS]
+        if unknown:
+            raise ValueError(
+                f"violations: unknown checker {unknown[0]!r}; known: {', '.join(CHECKERS)}"
+            )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    meta: Meta = field(default_factory=Meta)
+    topology: Topology = field(default_factory=Topology)
+    control_plane: ControlPlane = field(default_factory=ControlPlane)
+    transports: Transports = field(default_factory=Transports)
+    network: Network = field(default_factory=Network)
+    agents: Agents = field(default_factory=Agents)
+    operator: list[OperatorCommand] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    sla: Sla = field(default_factory=Sla)
+    expect: Expect = field(default_factory=Expect)
+
+    def __post_init__(self) -> None:
+        if not self.operator:
+            raise ValueError("operator: at least one [[operator]] command is needed")
+        if self.control_plane.profile == "seed" and self.control_plane.algorithm == "Ed25519":
+            raise ValueError("control_plane.algorithm: the seed profile signs with RS256 or ES256")
+        for command in self.operator:
+            if command.via == "network" and not set(self.transports.listen) - {"file"}:
+                raise ValueError(
+                    "operator: a network command needs a network transport in transports.listen"
+                )
+
+
+def bundled_names() -> list[str]:
+    """Names of the scenarios shipped in the ``scenarios`` package."""
+    folder = resources.files("scenarios")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def bundled_text(name: str) -> str:
+    return (resources.files("scenarios") / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def load_scenario(ref: str) -> tuple[Scenario, str]:
+    """Load a scenario by bundled name or path; returns it with its TOML text.
+
+    Raises :class:`ScenarioError` naming the file, key path and expectation.
+    """
+    path = Path(ref)
+    if ref in bundled_names() and not path.exists():
+        source, text = f"scenarios/{ref}.toml", bundled_text(ref)
+    elif path.is_file():
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(source, "", f"cannot read: {exc}") from None
+    else:
+        known = ", ".join(bundled_names())
+        raise ScenarioError(ref, "", f"no such file or bundled scenario (bundled: {known})")
+    return parse_scenario(text, source), text
+
+
+def parse_scenario(text: str, source: str = "<string>") -> Scenario:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "", f"not valid TOML: {exc}") from None
+    return load(Scenario, data, source)

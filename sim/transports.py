@@ -1,0 +1,262 @@
+"""Agent-side transports: live streams (SSE, WebSocket), polling, the kill file.
+
+Each is a small state machine driven by scheduled callbacks. Failure
+behaviour is the point of the model:
+
+* A live stream can drop (the agent notices and reconnects after ``retry``
+  with exponential backoff and jitter) or silently stall (half-open: a
+  partition or a dead middlebox; pushes vanish). A stall is noticed only by a
+  read timeout on heartbeats (SSE) or a missed pong (WebSocket); the seed has
+  neither, so its stream can stay dead for good.
+* A poll can fail (control plane down, partition, loss) and then waits for the
+  next interval; in ``seed`` mode a lost poll response loses its commands.
+* The kill file is read every ``check_s`` seconds and needs no network.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.controlplane import Message
+from sim.world import World
+
+if TYPE_CHECKING:
+    from sim.agent import AgentSim
+
+#: How long a connection attempt into a partition waits before giving up.
+CONNECT_TIMEOUT_S = 10.0
+
+
+class StreamClient:
+    """SSE or WebSocket client of one agent."""
+
+    def __init__(self, world: World, agent: AgentSim, kind: str) -> None:
+        self.world = world
+        self.agent = agent
+        self.kind = kind
+        t = world.scenario.transports
+        if kind == "sse":
+            p = t.sse
+            self.detect_after: float | None = (
+                p.read_timeout_s if p.heartbeat_s > 0 and p.read_timeout_s > 0 else None
+            )
+            self.heartbeat_s = p.heartbeat_s
+            self.resume = p.resume
+        else:
+            w = t.websocket
+            self.detect_after = w.ping_s + w.pong_timeout_s
+            self.heartbeat_s = w.ping_s
+            self.resume = True  # acknowledgements on the socket make the backlog exact
+        params = t.sse if kind == "sse" else t.websocket
+        self.retry_s = params.retry_s
+        self.backoff_max_s = params.backoff_max_s
+        self.jitter = params.jitter
+        self.drops_per_hour = params.drops_per_hour
+        self.connect_s = params.connect_s
+        self.state = "down"
+        self.stalled = False
+        self.attempts = 0
+        self.generation = 0
+        self.last_event_id = 0
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "up" and not self.stalled
+
+    def start(self) -> None:
+        self.connect()
+
+    def connect(self) -> None:
+        if not self.agent.up or self.state != "down":
+            return
+        self.state = "connecting"
+        self.generation += 1
+        generation = self.generation
+        world = self.world
+        if world.partitioned(self.agent.id) or world.cp is None or not world.cp.up:
+            world.after(CONNECT_TIMEOUT_S, self._failed, generation, "unreachable")
+            return
+        world.after(self.connect_s.sample(world.rng), self._established, generation)
+
+    def _failed(self, generation: int, why: str) -> None:
+        if generation != self.generation:
+            return
+        self.state = "down"
+        self.world.obs.count(f"{self.kind}_connect_failed")
+        self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        if not self.agent.up:
+            return
+        delay = min(self.retry_s * (2**self.attempts), self.backoff_max_s)
+        delay *= 1.0 + self.jitter * self.world.rng.random()
+        self.attempts += 1
+        self.world.after(delay, self.connect)
+
+    def _established(self, generation: int) -> None:
+        world = self.world
+        cp = world.cp
+        if generation != self.generation or not self.agent.up:
+            return
+        if cp is None or not cp.up or world.partitioned(self.agent.id):
+            self._failed(generation, "unreachable")
+            return
+        self.state = "up"
+        self.stalled = False
+        self.attempts = 0
+        self.agent.heard()
+        world.obs.count(f"{self.kind}_connected")
+        world.emit("connected", agent=self.agent.id, via=self.kind)
+        for message in cp.on_connect(self.agent.id, self.kind, self.last_event_id, self.resume):
+            self.push(message)
+        if self.drops_per_hour > 0:
+            gap = world.rng.expovariate(self.drops_per_hour / 3600.0)
+            world.after(gap, self._random_drop, generation)
+
+    def _random_drop(self, generation: int) -> None:
+        if generation == self.generation and self.state == "up":
+            self.disconnect("dropped")
+
+    def push(self, message: Message) -> None:
+        """The control plane writes ``message`` to this stream."""
+        world = self.world
+        if not self.healthy or world.partitioned(self.agent.id):
+            world.obs.count(f"{self.kind}_push_lost")
+            return
+        generation = self.generation
+        world.after(world.latency(), self._arrive, generation, message)
+
+    def _arrive(self, generation: int, message: Message) -> None:
+        if generation != self.generation or not self.healthy:
+            self.world.obs.count(f"{self.kind}_push_lost")
+            return
+        self.last_event_id = max(self.last_event_id, message.event_id)
+        self.agent.deliver(message.raw, self.kind, message.op)
+
+    def stall(self) -> None:
+        """The path goes silent without a reset (half-open). Detected only by timeouts."""
+        if self.state != "up" or self.stalled:
+            return
+        self.stalled = True
+        world = self.world
+        world.emit("stalled", agent=self.agent.id, via=self.kind)
+        if self.detect_after is not None:
+            # The last heartbeat arrived some time in the last interval before the stall.
+            since_last = world.rng.uniform(0.0, self.heartbeat_s) if self.heartbeat_s else 0.0
+            world.after(max(0.0, self.detect_after - since_last), self._detected, self.generation)
+
+    def _detected(self, generation: int) -> None:
+        if generation == self.generation and self.stalled:
+            self.disconnect("read timeout")
+
+    def server_closed(self) -> None:
+        """The control plane closed the connection (crash): the agent sees a reset."""
+        if self.state == "up" and not self.stalled:
+            self.world.after(self.world.latency(), self._reset, self.generation)
+
+    def _reset(self, generation: int) -> None:
+        if generation == self.generation and self.state == "up":
+            self.disconnect("reset by server")
+
+    def disconnect(self, why: str) -> None:
+        world = self.world
+        world.emit("disconnected", agent=self.agent.id, via=self.kind, why=why)
+        if world.cp is not None:
+            world.cp.on_disconnect(self.agent.id, self.kind)
+        self.state = "down"
+        self.stalled = False
+        self.generation += 1
+        self._schedule_retry()
+
+    def stop(self) -> None:
+        """The agent process died: the connection is gone, nothing is scheduled."""
+        if self.world.cp is not None:
+            self.world.cp.on_disconnect(self.agent.id, self.kind)
+        self.state = "down"
+        self.stalled = False
+        self.generation += 1
+
+
+class Poller:
+    """HTTP polling of the pending endpoint every ``interval_s`` (+ jitter)."""
+
+    def __init__(self, world: World, agent: AgentSim) -> None:
+        self.world = world
+        self.agent = agent
+        self.params = world.scenario.transports.poll
+        self.generation = 0
+
+    def start(self) -> None:
+        self.generation += 1
+        # Agents start at different moments: the first poll falls anywhere in one interval.
+        first = self.world.rng.uniform(0.0, self.params.interval_s)
+        self.world.after(first, self._poll, self.generation)
+
+    def stop(self) -> None:
+        self.generation += 1
+
+    def _poll(self, generation: int) -> None:
+        if generation != self.generation or not self.agent.up:
+            return
+        world = self.world
+        p = self.params
+        world.after(p.interval_s + world.rng.uniform(0.0, p.jitter_s), self._poll, generation)
+        world.obs.count("poll_requests")
+        if world.partitioned(self.agent.id) or world.lost():
+            world.obs.count("poll_failed")
+            return
+        world.after(world.latency(), self._at_server, generation)
+
+    def _at_server(self, generation: int) -> None:
+        world = self.world
+        cp = world.cp
+        if cp is None or not cp.up:
+            world.obs.count("poll_failed")
+            return
+        messages = cp.poll(self.agent.id)
+        if world.partitioned(self.agent.id) or world.lost():
+            world.obs.count("poll_response_lost")
+            if messages and cp.config.mode == "seed":
+                world.obs.count("poll_commands_lost", len(messages))
+            return
+        world.after(world.latency(), self._response, generation, messages)
+
+    def _response(self, generation: int, messages: list[Message]) -> None:
+        if generation != self.generation or not self.agent.up:
+            return
+        self.agent.heard()
+        for message in messages:
+            self.agent.deliver(message.raw, "poll", message.op)
+
+
+class FileWatcher:
+    """Checks the local kill file every ``check_s`` seconds; no network involved."""
+
+    def __init__(self, world: World, agent: AgentSim) -> None:
+        self.world = world
+        self.agent = agent
+        self.check_s = world.scenario.transports.file.check_s
+        self.files: list[Message] = []
+        self.read = 0
+        self.generation = 0
+
+    def start(self) -> None:
+        # A (re)started agent reads whatever kill files are already there.
+        self.generation += 1
+        self.read = 0
+        self.world.after(self.world.rng.uniform(0.0, self.check_s), self._check, self.generation)
+
+    def stop(self) -> None:
+        self.generation += 1
+
+    def write(self, message: Message) -> None:
+        self.files.append(message)
+
+    def _check(self, generation: int) -> None:
+        if generation != self.generation or not self.agent.up:
+            return
+        self.world.after(self.check_s, self._check, generation)
+        while self.read < len(self.files):
+            message = self.files[self.read]
+            self.read += 1
+            self.agent.deliver(message.raw, "file", message.op)

@@ -1,0 +1,122 @@
+"""What every part of the model shares: the SimPy environment, the run's one
+random generator, the trace, the hierarchy, observations and the network.
+
+Parts schedule work with :meth:`World.at` / :meth:`World.after`, plain
+callbacks on SimPy timeouts: an agent tree of a million nodes cannot afford a
+generator process per agent per transport, and callbacks keep the cost per
+simulated event close to a bare timeout (bench/sim.py measures it).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from killswitch.hierarchy import Hierarchy
+from sim.observe import Observations
+from sim.scenario import Scenario
+from sim.trace import Trace
+
+if TYPE_CHECKING:
+    from sim.agent import AgentSim
+    from sim.controlplane import ControlPlane
+    from sim.nemesis import Attacker
+
+#: Virtual time 0 is this POSIX instant (2026-01-01T00:00:00Z) on a correct clock.
+EPOCH = 1_767_225_600.0
+
+
+@dataclass
+class Partition:
+    start: float
+    end: float
+    agents: frozenset[str]
+
+
+@dataclass
+class World:
+    env: simpy.Environment
+    rng: random.Random
+    scenario: Scenario
+    hierarchy: Hierarchy
+    trace: Trace
+    obs: Observations
+    agents: dict[str, AgentSim] = field(default_factory=dict)
+    cp: ControlPlane | None = None
+    partitions: list[Partition] = field(default_factory=list)
+    attacker: Attacker | None = None
+    #: Whether the operator has clicked yet (the workload is counted from then on).
+    clicked: bool = False
+
+    @property
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def at(self, when: float, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback(*args)`` at virtual time ``when`` (not before now)."""
+        self.after(max(0.0, when - self.now), callback, *args)
+
+    def after(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
+        event = self.env.timeout(delay)
+        event.callbacks.append(lambda _event: callback(*args))
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self.trace.emit(self.now, event, **fields)
+
+    # -- the network -------------------------------------------------------
+
+    def partitioned(self, agent_id: str) -> bool:
+        """Whether the agent's link to the control plane is cut right now."""
+        now = self.now
+        return any(p.start <= now < p.end and agent_id in p.agents for p in self.partitions)
+
+    def latency(self) -> float:
+        """One-way latency of one message on an agent <-> control plane link."""
+        net = self.scenario.network
+        delay = net.latency.sample(self.rng)
+        if net.reorder and self.rng.random() < net.reorder:
+            delay += net.reorder_delay.sample(self.rng)
+        return delay
+
+    def lost(self) -> bool:
+        loss = self.scenario.network.loss
+        return bool(loss) and self.rng.random() < loss
+
+    def duplicated(self) -> bool:
+        dup = self.scenario.network.duplicate
+        return bool(dup) and self.rng.random() < dup
+
+    # -- agent selectors ---------------------------------------------------
+
+    def select(self, selectors: list[str]) -> list[str]:
+        """Agent ids for selectors: an id, ``root``, ``all``, ``leaves``,
+        ``subtree:<id>``, ``depth:<n>``. Order follows the hierarchy's order."""
+        h = self.hierarchy
+        chosen: set[str] = set()
+        for selector in selectors:
+            chosen.update(resolve_selector(h, selector))
+        return [a for a in self.agents if a in chosen]
+
+
+def resolve_selector(h: Hierarchy, selector: str) -> list[str]:
+    if selector == "all":
+        return list(h.graph.nodes)
+    if selector == "root":
+        return [h.roots[0]]
+    if selector == "leaves":
+        return [n for n in h.graph.nodes if not h.children(n)]
+    kind, _, arg = selector.partition(":")
+    if kind == "subtree" and arg in h:
+        return [arg, *h.descendants(arg)]
+    if kind == "depth" and arg.isdigit():
+        return [n for n in h.graph.nodes if h.depth(n) == int(arg)]
+    if selector in h:
+        return [selector]
+    raise ValueError(
+        f"agent selector {selector!r} matches nothing: use an agent id, root, all, leaves,"
+        " subtree:<id> or depth:<n>"
+    )
