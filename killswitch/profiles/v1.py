@@ -116,6 +116,10 @@ class V1Profile(Profile):
         if command.sequence is None:
             raise ValueError("the v1 profile needs Command.sequence")
         obj = self.unsigned_object(command, key)
+        for name in ("sequence", "grace_period_seconds"):
+            # KS-073: JCS writes numbers as IEEE doubles, exact only below 2^53.
+            if not 0 <= obj[name] < 2**53:
+                raise ValueError(f"Command.{name} must be in [0, 2^53) for v1, got {obj[name]}")
         signature = key.sign(DOMAIN + canonical_json(obj))
         if key.algorithm is Algorithm.ES256:
             signature = der_to_raw_low_s(signature)
