@@ -67,6 +67,16 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"[:80]
 
 
+def _has_lone_surrogate(obj: dict[str, Any]) -> bool:
+    try:
+        for value in obj.values():
+            if type(value) is str:
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def canonical_json(obj: dict[str, Any]) -> bytes:
     """RFC 8785 canonical JSON for objects of strings, booleans, null and integers."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -150,13 +160,16 @@ class V1Profile(Profile):
         return canonical_json(obj)
 
     def decode(self, raw: bytes) -> Envelope:
-        # The hot path of every delivery: kept to one C-level JSON parse, a few
-        # type checks and one byte splice. The signed bytes are cut out of the
+        # The hot path of every delivery: kept to one JSON parse, a few type
+        # checks and one byte splice. The signed bytes are cut out of the
         # wire bytes instead of being re-serialised (SPEC.md §4.2): for the
         # canonical wire form an honest signer emits they are identical to
         # DOMAIN + JCS(object without signature), and for any other form they
-        # are bytes no honest signer signed, so the signature fails.
-        obj = load_object(raw, fast=True)
+        # are bytes no honest signer signed, so the signature fails. Duplicate
+        # names and lone surrogates are refused before that (KS-062, KS-066):
+        # a careless or hostile signer can sign them, and then the signed bytes
+        # would not encode exactly the values acted on.
+        obj = load_object(raw)
         if obj.keys() != FIELDS:
             missing = sorted(FIELDS - obj.keys())
             extra = sorted(obj.keys() - FIELDS)
@@ -177,6 +190,9 @@ class V1Profile(Profile):
             raise MalformedCommand("field 'target_asset_id' must be null or a non-empty string")
         if type(cascade) is not bool:
             raise MalformedCommand(f"field 'cascade' must be a boolean, got {_describe(cascade)}")
+        # Only a \u escape can carry a lone surrogate (UTF-8 cannot encode one).
+        if b"\\u" in raw and _has_lone_surrogate(obj):
+            raise MalformedCommand("a string field holds a lone surrogate (not UTF-8)")
         command = build(
             Command,
             command_id=obj["command_id"],
