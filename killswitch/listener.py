@@ -151,7 +151,14 @@ class Listener:
             last_issued_at=last_issued,
             hard_kill_at=hard_kill_at,
         )
-        self.store.accept(command.command_id, command.nonce, drop_after, self._record)
+        try:
+            self.store.accept(command.command_id, command.nonce, drop_after, self._record)
+        except BaseException:
+            # Not committed, so not accepted: the caller gets a rejection, and the
+            # agent's state must stay the one the store (and the caller) still have.
+            self._machine.state = previous
+            self._record = record
+            raise
         effect = build(
             Effect,
             cause=_INPUT_FOR[kind],
