@@ -89,7 +89,9 @@ class VerifyingKey:
     def __post_init__(self) -> None:
         actual = _algorithm_of(self.public_key)
         if actual is not self.algorithm:
-            raise ValueError(f"key {self.key_id!r} is a {actual.value} key, not {self.algorithm.value}")
+            raise ValueError(
+                f"key {self.key_id!r} is a {actual.value} key, not {self.algorithm.value}"
+            )
         # Bind the algorithm's parameters once: verify() runs on every delivery.
         key = self.public_key
         check: Callable[[bytes, bytes], None]
@@ -116,10 +118,14 @@ class VerifyingKey:
         ).decode("ascii")
 
     @classmethod
-    def from_pem(cls, key_id: str, pem: str | bytes, algorithm: Algorithm | None = None) -> VerifyingKey:
+    def from_pem(
+        cls, key_id: str, pem: str | bytes, algorithm: Algorithm | None = None
+    ) -> VerifyingKey:
         data = pem.encode() if isinstance(pem, str) else pem
         public = serialization.load_pem_public_key(data)
-        if not isinstance(public, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        if not isinstance(
+            public, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+        ):
             raise ValueError(f"unsupported public key type {type(public).__name__}")
         return cls(key_id, algorithm or _algorithm_of(public), public)
 
@@ -135,7 +141,9 @@ class SigningKey:
     def __post_init__(self) -> None:
         actual = _algorithm_of(self.private_key)
         if actual is not self.algorithm:
-            raise ValueError(f"key {self.key_id!r} is a {actual.value} key, not {self.algorithm.value}")
+            raise ValueError(
+                f"key {self.key_id!r} is a {actual.value} key, not {self.algorithm.value}"
+            )
 
     def sign(self, message: bytes) -> bytes:
         """Deterministic signature in the algorithm's native encoding (DER for ES256)."""

@@ -55,7 +55,9 @@ class Listener:
         self._record = self.store.load()
         self._machine = StateMachine(self._record.state)
         if self.policy.watchdog_timeout_s is not None and started_at is None:
-            raise ValueError("a watchdog policy needs started_at (when the listener starts counting)")
+            raise ValueError(
+                "a watchdog policy needs started_at (when the listener starts counting)"
+            )
         self._last_heard = started_at
 
     @property
@@ -77,7 +79,9 @@ class Listener:
 
     def _receive(self, raw: bytes, now: float, via: str) -> Decision:
         if len(raw) > self.policy.max_message_bytes:
-            return Rejected(Reason.MALFORMED, f"{len(raw)} bytes exceeds {self.policy.max_message_bytes}")
+            return Rejected(
+                Reason.MALFORMED, f"{len(raw)} bytes exceeds {self.policy.max_message_bytes}"
+            )
         envelope = self.profile.decode(raw)
         failure = self.profile.verify(envelope, self.trust)
         if failure is not None:
@@ -92,7 +96,9 @@ class Listener:
         if expires <= issued:
             return Rejected(Reason.MALFORMED, "expires_at is not after issued_at")
         if expires - issued > policy.max_lifetime_s:
-            return Rejected(Reason.LIFETIME_TOO_LONG, f"{expires - issued:g} s > {policy.max_lifetime_s:g} s")
+            return Rejected(
+                Reason.LIFETIME_TOO_LONG, f"{expires - issued:g} s > {policy.max_lifetime_s:g} s"
+            )
         if issued - policy.clock_skew_s > now:
             return Rejected(Reason.NOT_YET_VALID)
         if now >= expires + policy.clock_skew_s:
@@ -143,7 +149,9 @@ class Listener:
         sequence = record.last_sequence
         if command.sequence is not None:
             sequence = command.sequence if sequence is None else max(sequence, command.sequence)
-        last_issued = issued if record.last_issued_at is None else max(record.last_issued_at, issued)
+        last_issued = (
+            issued if record.last_issued_at is None else max(record.last_issued_at, issued)
+        )
         self._record = build(
             AgentRecord,
             state=outcome,

@@ -131,7 +131,9 @@ def opt_str(obj: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedCommand(f"field {name!r} must be a string or null, got {type(value).__name__}")
+        raise MalformedCommand(
+            f"field {name!r} must be a string or null, got {type(value).__name__}"
+        )
     return value
 
 
@@ -140,4 +142,6 @@ def command_type(obj: dict[str, Any]) -> CommandType:
     try:
         return CommandType(value)
     except ValueError:
-        raise MalformedCommand(f"field 'command_type' must be TERMINATE, PAUSE or RESUME, got {value!r}") from None
+        raise MalformedCommand(
+            f"field 'command_type' must be TERMINATE, PAUSE or RESUME, got {value!r}"
+        ) from None

@@ -68,12 +68,21 @@ class SeedProfile(Profile):
 
     name = "seed"
     unsigned_fields = frozenset(
-        {"expires_at", "target_asset_id", "reason", "cascade", "grace_period_seconds", "signature_algorithm"}
+        {
+            "expires_at",
+            "target_asset_id",
+            "reason",
+            "cascade",
+            "grace_period_seconds",
+            "signature_algorithm",
+        }
     )
 
     def encode(self, command: Command, key: SigningKey) -> bytes:
         if key.algorithm not in _SEED_ALGORITHMS:
-            raise ValueError(f"the seed profile signs with RS256 or ES256, not {key.algorithm.value}")
+            raise ValueError(
+                f"the seed profile signs with RS256 or ES256, not {key.algorithm.value}"
+            )
         # Field order and json.dumps style as the seed's create_signed_command.
         obj: dict[str, Any] = {
             "command_id": command.command_id,
@@ -97,9 +106,13 @@ class SeedProfile(Profile):
         cascade = obj.get("cascade", True)
         grace = obj.get("grace_period_seconds", 30)
         if not isinstance(cascade, bool):
-            raise MalformedCommand(f"field 'cascade' must be a boolean, got {type(cascade).__name__}")
+            raise MalformedCommand(
+                f"field 'cascade' must be a boolean, got {type(cascade).__name__}"
+            )
         if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
-            raise MalformedCommand(f"field 'grace_period_seconds' must be a non-negative integer, got {grace!r}")
+            raise MalformedCommand(
+                f"field 'grace_period_seconds' must be a non-negative integer, got {grace!r}"
+            )
         command = Command(
             command_id=req_str(obj, "command_id"),
             command_type=command_type(obj),

@@ -91,7 +91,9 @@ def format_time(value: datetime) -> str:
 def parse_time(obj: dict[str, Any], name: str) -> datetime:
     text = req_str(obj, name)
     if not _RFC3339.match(text):
-        raise MalformedCommand(f"field {name!r} must be RFC 3339 with a zone (Z or +hh:mm), got {text!r}")
+        raise MalformedCommand(
+            f"field {name!r} must be RFC 3339 with a zone (Z or +hh:mm), got {text!r}"
+        )
     try:
         return datetime.fromisoformat(text)
     except ValueError:
@@ -185,7 +187,9 @@ class V1Profile(Profile):
                 )
         reason, asset, cascade = obj["reason"], obj["target_asset_id"], obj["cascade"]
         if type(reason) is not str or len(reason) > _MAX_STR:
-            raise MalformedCommand(f"field 'reason' must be a string of at most {_MAX_STR} characters")
+            raise MalformedCommand(
+                f"field 'reason' must be a string of at most {_MAX_STR} characters"
+            )
         if asset is not None and (type(asset) is not str or not asset or len(asset) > _MAX_STR):
             raise MalformedCommand("field 'target_asset_id' must be null or a non-empty string")
         if type(cascade) is not bool:
