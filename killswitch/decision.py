@@ -24,12 +24,12 @@ class Reason(enum.Enum):
     BAD_SIGNATURE = "BAD_SIGNATURE"
     #: Addressed to another instance or asset (or a wildcard the policy refuses).
     NOT_FOR_THIS_AGENT = "NOT_FOR_THIS_AGENT"
-    #: ``expires_at`` is in the past, beyond the clock-skew leeway.
-    EXPIRED = "EXPIRED"
-    #: ``issued_at`` is in the future, beyond the clock-skew leeway.
-    NOT_YET_VALID = "NOT_YET_VALID"
     #: ``expires_at - issued_at`` exceeds the policy's maximum lifetime.
     LIFETIME_TOO_LONG = "LIFETIME_TOO_LONG"
+    #: ``issued_at`` is in the future, beyond the clock-skew leeway.
+    NOT_YET_VALID = "NOT_YET_VALID"
+    #: ``expires_at`` is in the past, beyond the clock-skew leeway.
+    EXPIRED = "EXPIRED"
     #: This command id or nonce was already accepted.
     REPLAY = "REPLAY"
     #: A PAUSE/RESUME older than the last command this agent accepted.
