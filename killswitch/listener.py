@@ -86,8 +86,6 @@ class Listener:
         failure = self.profile.verify(envelope, self.trust)
         if failure is not None:
             return Rejected(failure)
-        # Authentic from here on: it counts as hearing from the control plane.
-        self._last_heard = now
         command = envelope.command
         if not self._is_for_me(command):
             return Rejected(Reason.NOT_FOR_THIS_AGENT, command.target_instance_id)
@@ -106,6 +104,10 @@ class Listener:
         self.store.prune(now)
         if self.store.is_seen(command.command_id, command.nonce):
             return Rejected(Reason.REPLAY)
+        # Authentic, for this agent, within its validity window and never seen: only
+        # the control plane can have sent it just now, so it feeds the watchdog. (An
+        # expired or replayed command could come from an attacker's recording.)
+        self._last_heard = now
         return self._apply(command, issued, now, via, expires + policy.clock_skew_s)
 
     def apply_cascade(self, command: Command, *, now: float, via: str = "cascade") -> Decision:
@@ -139,19 +141,26 @@ class Listener:
         kind = command.command_type
         if kind is not CommandType.TERMINATE and _is_stale(command, issued, record):
             return Rejected(Reason.STALE)
-        previous = self._machine.state
-        outcome = self._machine.fire(_INPUT_FOR[kind])
-        if isinstance(outcome, Refuse):
-            return Rejected(outcome.reason)
+        # Everything that can fail is computed before the state changes.
         hard_kill_at = record.hard_kill_at
         if kind is CommandType.TERMINATE:
-            hard_kill_at = now + min(float(command.grace_period_seconds), self.policy.max_grace_s)
+            # min() on the int first: a seed command may carry 10**400 (unsigned field).
+            hard_kill_at = now + float(min(command.grace_period_seconds, self.policy.max_grace_s))
         sequence = record.last_sequence
         if command.sequence is not None:
             sequence = command.sequence if sequence is None else max(sequence, command.sequence)
         last_issued = (
             issued if record.last_issued_at is None else max(record.last_issued_at, issued)
         )
+        previous = self._machine.state
+        outcome = self._machine.fire(_INPUT_FOR[kind])
+        if isinstance(outcome, Refuse):
+            if outcome.reason is Reason.NOT_PAUSED:
+                # An authentic, in-order RESUME for a running agent changes nothing,
+                # but it is the operator's latest word: an older PAUSE arriving after
+                # it must be STALE, so every delivery order ends in the same state.
+                self._commit(command, drop_after, record, previous, sequence, last_issued)
+            return Rejected(outcome.reason)
         self._record = build(
             AgentRecord,
             state=outcome,
@@ -161,12 +170,15 @@ class Listener:
         )
         try:
             self.store.accept(command.command_id, command.nonce, drop_after, self._record)
-        except BaseException:
-            # Not committed, so not accepted: the caller gets a rejection, and the
-            # agent's state must stay the one the store (and the caller) still have.
-            self._machine.state = previous
-            self._record = record
-            raise
+        except Exception:
+            # The store could not commit (disk full, database locked). A halting
+            # command still halts: failing closed means stopping, and repeating a
+            # halt is harmless. A RESUME is not applied: the caller gets a
+            # rejection and the state stays the one the store still has.
+            if kind is CommandType.RESUME:
+                self._machine.state = previous
+                self._record = record
+                raise
         effect = build(
             Effect,
             cause=_INPUT_FOR[kind],
@@ -177,6 +189,29 @@ class Listener:
             via=via,
         )
         return build(Accepted, effect=effect, accepted=True)
+
+    def _commit(
+        self,
+        command: Command,
+        drop_after: float,
+        record: AgentRecord,
+        state: AgentState,
+        sequence: int | None,
+        last_issued: float,
+    ) -> None:
+        """Remember a command and advance the ordering watermark without a state change."""
+        self._record = build(
+            AgentRecord,
+            state=state,
+            last_sequence=sequence,
+            last_issued_at=last_issued,
+            hard_kill_at=record.hard_kill_at,
+        )
+        try:
+            self.store.accept(command.command_id, command.nonce, drop_after, self._record)
+        except Exception:
+            self._record = record
+            raise
 
     def heard(self, now: float) -> None:
         """The transport heard the control plane (a heartbeat): feed the watchdog."""

@@ -99,6 +99,10 @@ TRANSITIONS: dict[tuple[AgentState, Input], AgentState | Refuse] = {
     (S.TERMINATED, I.RESUME): Refuse(Reason.ALREADY_TERMINATED),
     (S.TERMINATED, I.TERMINATE): Refuse(Reason.ALREADY_TERMINATED),
     (S.TERMINATED, I.WATCHDOG_EXPIRED): S.TERMINATED,
+    # Cleanup may report done just after the hard kill (or the kill timer fire just
+    # after cleanup): a benign race, and the state is already final.
+    (S.TERMINATED, I.CLEANUP_DONE): S.TERMINATED,
+    (S.TERMINATED, I.GRACE_EXPIRED): S.TERMINATED,
 }
 del S, I
 

@@ -264,14 +264,28 @@ def test_replay_of_the_same_id_under_a_new_nonce() -> None:
     assert reason_of(deliver(listener, again, T0 + 1)) is Reason.REPLAY
 
 
-def test_a_refused_command_is_not_remembered() -> None:
-    """RESUME while RUNNING is refused, so the same command may succeed later."""
+def test_a_resume_refused_as_not_paused_still_orders_later_arrivals() -> None:
+    """RESUME(5) while RUNNING changes nothing but is the operator's latest word:
+    the older PAUSE(4) arriving after it is STALE, so both delivery orders end
+    RUNNING, and the same RESUME again is a REPLAY."""
     listener = make_listener()
     resume = make_command(RESUME, seq=5)
     assert reason_of(deliver(listener, resume)) is Reason.NOT_PAUSED
-    accepted(deliver(listener, make_command(PAUSE, seq=4)))
-    accepted(deliver(listener, resume, T0 + 1))
+    assert reason_of(deliver(listener, make_command(PAUSE, seq=4))) is Reason.STALE
+    assert reason_of(deliver(listener, resume, T0 + 1)) is Reason.REPLAY
     assert listener.state is AgentState.RUNNING
+    in_order = make_listener()
+    accepted(deliver(in_order, make_command(PAUSE, seq=4)))
+    accepted(deliver(in_order, resume))
+    assert in_order.state is listener.state
+
+
+def test_a_command_refused_as_already_terminated_is_not_remembered() -> None:
+    listener = make_listener()
+    accepted(deliver(listener, make_command(TERMINATE, seq=1)))
+    pause = make_command(PAUSE, seq=2)
+    assert reason_of(deliver(listener, pause)) is Reason.ALREADY_TERMINATED
+    assert reason_of(deliver(listener, pause)) is Reason.ALREADY_TERMINATED
 
 
 # -- ordering --------------------------------------------------------------------------
@@ -427,6 +441,18 @@ def test_watchdog_is_reset_by_hearing_the_control_plane(how: str) -> None:
     assert [e.cause for e in listener.tick(T0 + 150)] == [Input.WATCHDOG_EXPIRED]
 
 
+def test_watchdog_is_not_reset_by_a_replayed_or_expired_recording() -> None:
+    """An attacker who recorded an authentic command cannot keep a cut-off agent alive."""
+    listener = make_listener(policy=Policy(watchdog_timeout_s=100), started_at=T0)
+    pause = make_command(PAUSE, seq=1)
+    accepted(deliver(listener, pause, T0 + 10))
+    accepted(deliver(listener, make_command(RESUME, seq=2), T0 + 20))
+    assert reason_of(deliver(listener, pause, T0 + 90)) is Reason.REPLAY
+    late = make_command(RESUME, seq=3, issued=T0 - 400, lifetime=60)
+    assert reason_of(deliver(listener, late, T0 + 95)) is Reason.EXPIRED
+    assert [e.cause for e in listener.tick(T0 + 120)] == [Input.WATCHDOG_EXPIRED]
+
+
 def test_watchdog_is_not_reset_by_a_forgery() -> None:
     listener = make_listener(policy=Policy(watchdog_timeout_s=100), started_at=T0)
     stranger = signing_key(key_id="stranger")
@@ -509,17 +535,23 @@ def test_any_order_with_duplicates_ends_terminated(deliveries: list[int]) -> Non
 @given(st.lists(st.sampled_from(range(len(SCRIPT))), min_size=1, max_size=12))
 def test_any_delivery_sequence_is_consistent_with_the_store(deliveries: list[int]) -> None:
     """Each command takes effect at most once; a rejection changes nothing; the store
-    always holds the listener's state and one replay entry per accepted command."""
+    always holds the listener's state and one replay entry per remembered command
+    (accepted, or a RESUME refused as NOT_PAUSED, which still orders later ones)."""
     store = MemoryStore()
     listener = make_listener(store=store)
     taken: set[int] = set()
+    remembered: set[int] = set()
     for step, index in enumerate(deliveries):
         before = listener.state
         decision = listener.receive(SCRIPT_WIRE[index], now=T0 + step)
         if isinstance(decision, Accepted):
-            assert index not in taken
+            assert index not in remembered
             taken.add(index)
+            remembered.add(index)
         else:
             assert listener.state is before
+            if decision.reason is Reason.NOT_PAUSED:
+                assert index not in remembered
+                remembered.add(index)
         assert store.load().state is listener.state
-    assert len(store) == len(taken)
+    assert len(store) == len(remembered)

@@ -35,6 +35,8 @@ EXPECTED: dict[tuple[AgentState, Input], AgentState | Refuse] = {
     (S.TERMINATED, I.RESUME): Refuse(Reason.ALREADY_TERMINATED),
     (S.TERMINATED, I.TERMINATE): Refuse(Reason.ALREADY_TERMINATED),
     (S.TERMINATED, I.WATCHDOG_EXPIRED): S.TERMINATED,
+    (S.TERMINATED, I.CLEANUP_DONE): S.TERMINATED,
+    (S.TERMINATED, I.GRACE_EXPIRED): S.TERMINATED,
 }
 
 ALL_PAIRS = list(itertools.product(AgentState, Input))

@@ -225,13 +225,36 @@ class FailingStore(MemoryStore):
 
 
 @pytest.mark.parametrize("kind", [PAUSE, TERMINATE])
-def test_a_failed_write_changes_nothing(kind: CommandType) -> None:
-    """The listener reports only what the store committed: if the write fails, the
-    delivery is rejected and the agent's state in memory matches the store's."""
+def test_a_failed_write_still_halts(kind: CommandType) -> None:
+    """Failing closed means stopping: if the store cannot commit, a PAUSE or
+    TERMINATE still takes effect in memory (repeating a halt is harmless)."""
     store = FailingStore()
     listener = make_listener(store=store)
     decision = listener.receive(wire(kind, 1), now=T0)
+    assert isinstance(decision, Accepted)
+    assert listener.state is decision.effect.state
+    assert listener.state.halted
+    assert (listener.hard_kill_at is not None) == (kind is TERMINATE)
+
+
+def test_a_failed_write_does_not_resume() -> None:
+    """A RESUME is applied only once committed: otherwise the agent stays halted."""
+
+    class FailsOnResume(MemoryStore):
+        fail = False
+
+        def accept(
+            self, command_id: str, nonce: str, drop_after: float, record: AgentRecord
+        ) -> None:
+            if self.fail:
+                raise OSError("disk full")
+            super().accept(command_id, nonce, drop_after, record)
+
+    store = FailsOnResume()
+    listener = make_listener(store=store)
+    assert isinstance(listener.receive(wire(PAUSE, 1), now=T0), Accepted)
+    store.fail = True
+    decision = listener.receive(wire(RESUME, 2), now=T0 + 1)
     assert isinstance(decision, Rejected)
-    assert listener.state is AgentState.RUNNING
-    assert listener.hard_kill_at is None
-    assert store.load().state is AgentState.RUNNING
+    assert listener.state is AgentState.PAUSED
+    assert store.load().state is AgentState.PAUSED

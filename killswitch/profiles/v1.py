@@ -54,7 +54,9 @@ FIELDS = frozenset(
         "signature_algorithm", "signature",
     }
 )  # fmt: skip
-_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)\Z")
+_RFC3339 = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)\Z"
+)
 _MAX_STR = 1024
 _COMMAND_TYPES = {t.value: t for t in CommandType}
 _STRING_FIELDS = (
