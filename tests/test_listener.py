@@ -555,3 +555,16 @@ def test_any_delivery_sequence_is_consistent_with_the_store(deliveries: list[int
                 remembered.add(index)
         assert store.load().state is listener.state
     assert len(store) == len(remembered)
+
+
+def test_an_enormous_seed_grace_period_is_capped_not_stuck() -> None:
+    """The seed profile leaves grace_period_seconds unsigned: an on-path attacker may
+    write 10**400. The TERMINATE must still take effect with the capped deadline."""
+    rsa = signing_key(Algorithm.RS256)
+    listener = make_listener(rsa, profile="seed")
+    seed = get_profile("seed")
+    obj = json.loads(seed.encode(make_command(TERMINATE, seq=None), rsa))
+    obj["grace_period_seconds"] = 10**400
+    decision = listener.receive(json.dumps(obj).encode(), now=T0)
+    assert accepted(decision).effect.state is AgentState.TERMINATING
+    assert listener.hard_kill_at == T0 + 60
