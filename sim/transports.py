@@ -91,7 +91,12 @@ class StreamClient:
         delay = min(self.retry_s * (2**self.attempts), self.backoff_max_s)
         delay *= 1.0 + self.jitter * self.world.rng.random()
         self.attempts += 1
-        self.world.after(delay, self.connect)
+        self.world.after(delay, self._retry, self.generation)
+
+    def _retry(self, generation: int) -> None:
+        # A retry scheduled before stop() (the agent terminated or crashed) is void.
+        if generation == self.generation:
+            self.connect()
 
     def _established(self, generation: int) -> None:
         world = self.world
