@@ -280,7 +280,9 @@ class AgentSim:
     def _start_cleanup(self, effect: Effect) -> None:
         world = self.world
         self.own_cleanup_done = False
-        self.working = False
+        # The workload is not stopped here: each action asks _may_act(), so with
+        # halt_check = "paused_only" (the seed's execute()) it keeps acting through
+        # the grace period, which is the weakness that setting models.
         if self.cleanup_hangs:
             duration = float("inf")
         else:
