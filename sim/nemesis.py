@@ -76,6 +76,25 @@ def _partition(world: World, fault: Fault, index: int) -> None:
     world.at(fault.at_s + fault.duration_s, world.emit, "partition_healed")
 
 
+def _transport_outage(world: World, fault: Fault, index: int) -> None:
+    """One transport's endpoint is down (e.g. the SSE service) while the rest of
+    the network, and the other transports, keep working."""
+    agents = frozenset(world.select(fault.agents))
+    end = fault.at_s + fault.duration_s
+    kind = fault.transport
+    world.partitions.append(Partition(fault.at_s, end, agents, frozenset({kind})))
+
+    def start() -> None:
+        world.emit("transport_outage", via=kind, agents=len(agents), until=round(end, 6))
+        for agent in agents:
+            stream = world.agents[agent].streams.get(kind)
+            if stream is not None:
+                stream.server_closed()
+
+    world.at(fault.at_s, start)
+    world.at(end, lambda: world.emit("transport_outage_over", via=kind))
+
+
 def _half_open(world: World, fault: Fault, index: int) -> None:
     def start() -> None:
         world.emit("half_open", agents=len(agents))
@@ -219,6 +238,7 @@ def _attacker(world: World) -> Attacker:
 SCHEDULERS: dict[str, Callable[[World, Fault, int], None]] = {
     "partition": _partition,
     "half_open": _half_open,
+    "transport_outage": _transport_outage,
     "cp_crash": _cp_crash,
     "agent_crash": _agent_crash,
     "clock_skew": _clock_skew,

@@ -175,6 +175,7 @@ class OperatorCommand:
 FaultKind = Literal[
     "partition",
     "half_open",
+    "transport_outage",
     "cp_crash",
     "agent_crash",
     "clock_skew",
@@ -195,6 +196,8 @@ class Fault:
     duration_s: float = 0.0
     #: Agent selectors: an id, "root", "all", "subtree:<id>", "depth:<n>", "leaves".
     agents: list[str] = field(default_factory=lambda: ["all"])
+    #: transport_outage: the transport whose endpoint is down.
+    transport: TransportName = "sse"
     #: clock_skew
     skew_s: float = 0.0
     drift_ppm: float = 0.0

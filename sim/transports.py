@@ -76,6 +76,10 @@ class StreamClient:
         if world.partitioned(self.agent.id) or world.cp is None or not world.cp.up:
             world.after(CONNECT_TIMEOUT_S, self._failed, generation, "unreachable")
             return
+        if world.outage(self.agent.id, self.kind):
+            # The endpoint answers at once with a refusal (or a 503 from the proxy).
+            world.after(2 * world.latency(), self._failed, generation, "refused")
+            return
         world.after(self.connect_s.sample(world.rng), self._established, generation)
 
     def _failed(self, generation: int, why: str) -> None:
@@ -103,7 +107,7 @@ class StreamClient:
         cp = world.cp
         if generation != self.generation or not self.agent.up:
             return
-        if cp is None or not cp.up or world.partitioned(self.agent.id):
+        if cp is None or not cp.up or world.partitioned(self.agent.id, self.kind):
             self._failed(generation, "unreachable")
             return
         self.state = "up"
@@ -125,7 +129,7 @@ class StreamClient:
     def push(self, message: Message) -> None:
         """The control plane writes ``message`` to this stream."""
         world = self.world
-        if not self.healthy or world.partitioned(self.agent.id):
+        if not self.healthy or world.partitioned(self.agent.id, self.kind):
             world.obs.count(f"{self.kind}_push_lost")
             return
         generation = self.generation
@@ -207,7 +211,7 @@ class Poller:
         p = self.params
         world.after(p.interval_s + world.rng.uniform(0.0, p.jitter_s), self._poll, generation)
         world.obs.count("poll_requests")
-        if world.partitioned(self.agent.id) or world.lost():
+        if world.partitioned(self.agent.id, "poll") or world.lost():
             world.obs.count("poll_failed")
             return
         world.after(world.latency(), self._at_server, generation)
@@ -219,7 +223,7 @@ class Poller:
             world.obs.count("poll_failed")
             return
         messages = cp.poll(self.agent.id)
-        if world.partitioned(self.agent.id) or world.lost():
+        if world.partitioned(self.agent.id, "poll") or world.lost():
             world.obs.count("poll_response_lost")
             if messages and cp.config.mode == "seed":
                 world.obs.count("poll_commands_lost", len(messages))
@@ -261,6 +265,9 @@ class FileWatcher:
         if generation != self.generation or not self.agent.up:
             return
         self.world.after(self.check_s, self._check, generation)
+        if self.world.partitioned(self.agent.id, "file"):
+            self.world.obs.count("file_check_failed")  # the kill-file volume is unavailable
+            return
         while self.read < len(self.files):
             message = self.files[self.read]
             self.read += 1

@@ -35,6 +35,9 @@ class Partition:
     start: float
     end: float
     agents: frozenset[str]
+    #: None: the agents' whole network link is cut. Otherwise only these transports'
+    #: endpoints are down (a transport outage); the rest of the link works.
+    transports: frozenset[str] | None = None
 
 
 @dataclass
@@ -69,10 +72,31 @@ class World:
 
     # -- the network -------------------------------------------------------
 
-    def partitioned(self, agent_id: str) -> bool:
-        """Whether the agent's link to the control plane is cut right now."""
+    def partitioned(self, agent_id: str, via: str | None = None) -> bool:
+        """Whether the agent cannot reach the control plane right now: its network
+        link is cut (which never affects the local kill file), or ``via``'s endpoint
+        is in a transport outage."""
         now = self.now
-        return any(p.start <= now < p.end and agent_id in p.agents for p in self.partitions)
+        for p in self.partitions:
+            if not p.start <= now < p.end or agent_id not in p.agents:
+                continue
+            if p.transports is None:
+                if via != "file":
+                    return True
+            elif via in p.transports:
+                return True
+        return False
+
+    def outage(self, agent_id: str, via: str) -> bool:
+        """Whether ``via``'s endpoint alone is down for this agent (not a network cut)."""
+        now = self.now
+        return any(
+            p.transports is not None
+            and via in p.transports
+            and agent_id in p.agents
+            and p.start <= now < p.end
+            for p in self.partitions
+        )
 
     def latency(self) -> float:
         """One-way latency of one message on an agent <-> control plane link."""
