@@ -34,10 +34,18 @@ from sim.world import EPOCH, World
 if TYPE_CHECKING:
     from killswitch.profiles import Profile
 
-#: Rejections that say nothing about the command's authenticity: not acknowledged,
-#: so the control plane keeps offering it (e.g. until a rotated key arrives).
+#: Rejections that may change on redelivery (SPEC.md KS-227): not acknowledged, so
+#: the control plane keeps offering the command. Nothing is known about the
+#: authenticity of the first four (e.g. signed with a rotated key the agent has
+#: not learnt yet); NOT_YET_VALID becomes valid as the agent's slow clock advances.
 _NOT_FINAL = frozenset(
-    {Reason.MALFORMED, Reason.UNSUPPORTED_ALGORITHM, Reason.UNKNOWN_KEY, Reason.BAD_SIGNATURE}
+    {
+        Reason.MALFORMED,
+        Reason.UNSUPPORTED_ALGORITHM,
+        Reason.UNKNOWN_KEY,
+        Reason.BAD_SIGNATURE,
+        Reason.NOT_YET_VALID,
+    }
 )
 _NETWORK = frozenset({"sse", "websocket", "poll"})
 
