@@ -1,0 +1,168 @@
+"""Determinism: the same scenario and seed give the same trace, byte for byte, in any process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from killswitch_cli.main import main
+from sim.aggregate import Summary
+from sim.montecarlo import replication_seeds, run_replications
+from sim.rng import derive_seed
+from sim.runner import run_once
+from sim.scenario import Scenario, load_scenario, parse_scenario
+
+#: Randomness everywhere: lognormal latency, loss, duplication, reordering,
+#: random stream drops, polling jitter, random topology and a fault mix.
+CHAOTIC = """
+[meta]
+name = "chaotic"
+duration_s = 150
+
+[topology]
+kind = "random"
+agents = 30
+max_children = 3
+
+[transports]
+listen = ["sse", "poll"]
+sse = { drops_per_hour = 120, jitter = 0.5 }
+poll = { interval_s = 10, jitter_s = 3 }
+
+[network]
+latency = { dist = "lognormal", median = 0.08, sigma = 0.8 }
+loss = 0.1
+duplicate = 0.05
+reorder = 0.1
+reorder_delay = { dist = "exponential", mean = 0.5 }
+
+[[operator]]
+at_s = 20
+command = "PAUSE"
+
+[[operator]]
+at_s = 40
+command = "RESUME"
+
+[[operator]]
+at_s = 60
+command = "TERMINATE"
+
+[[faults]]
+kind = "partition"
+at_s = 50
+duration_s = 30
+agents = ["leaves"]
+
+[[faults]]
+kind = "agent_crash"
+at_s = 62
+duration_s = 5
+agents = ["depth:1"]
+"""
+
+
+@pytest.fixture(scope="module")
+def chaotic() -> Scenario:
+    return parse_scenario(CHAOTIC, "chaotic.toml")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_same_seed_same_trace_bytes(chaotic: Scenario, tmp_path: Path) -> None:
+    first = run_once(chaotic, 7, tmp_path / "a.jsonl")
+    second = run_once(chaotic, 7, tmp_path / "b.jsonl")
+    a, b = (tmp_path / "a.jsonl").read_bytes(), (tmp_path / "b.jsonl").read_bytes()
+    assert a == b
+    assert first.digest == second.digest == sha256(tmp_path / "a.jsonl")
+    assert first.trace_lines == len(a.splitlines()) > 50
+    assert first.rows == second.rows
+    assert first.counters == second.counters
+
+
+def test_trace_without_a_file_has_the_same_digest(chaotic: Scenario, tmp_path: Path) -> None:
+    with_file = run_once(chaotic, 3, tmp_path / "t.jsonl")
+    assert run_once(chaotic, 3).digest == with_file.digest
+
+
+def test_trace_is_json_lines_in_time_order(chaotic: Scenario, tmp_path: Path) -> None:
+    run_once(chaotic, 11, tmp_path / "t.jsonl")
+    events = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    times = [e["t"] for e in events]
+    assert times == sorted(times)
+    assert events[0]["ev"] == "start" and events[0]["seed"] == 11
+    assert events[-1]["ev"] == "end"
+
+
+def test_different_seeds_give_different_digests(chaotic: Scenario) -> None:
+    digests = {run_once(chaotic, seed).digest for seed in range(6)}
+    assert len(digests) == 6
+
+
+def test_the_seed_drives_the_baseline_too() -> None:
+    baseline, _ = load_scenario("baseline")
+    assert run_once(baseline, 1).digest == run_once(baseline, 1).digest
+    assert run_once(baseline, 1).digest != run_once(baseline, 2).digest
+
+
+def test_replication_seeds_follow_the_documented_derivation() -> None:
+    # sim/rng.py: SHA-256 of "master\0label\0index", first 8 bytes big-endian, shifted to 63 bits.
+    def by_hand(master: int, index: int) -> int:
+        digest = hashlib.sha256(f"{master}\x00replication\x00{index}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") >> 1
+
+    seeds = replication_seeds(42, 5)
+    assert seeds == [by_hand(42, i) for i in range(5)]
+    assert all(0 <= s < 2**63 for s in seeds)
+    assert len(set(seeds)) == 5
+    # Replication i does not depend on how many replications there are.
+    assert replication_seeds(42, 12)[:5] == seeds
+    # A single run uses the master seed itself (so `--seed N` reproduces it directly).
+    assert replication_seeds(42, 1) == [42]
+    assert derive_seed(42, "replication", 0) == seeds[0]
+    assert derive_seed(43, "replication", 0) != seeds[0]
+
+
+def summary_json(scenario: Scenario, seeds: list[int], jobs: int) -> str:
+    summary = Summary(scenario.sla)
+    for result in run_replications(scenario, seeds, jobs):
+        summary.add(result)
+    return json.dumps([summary.to_json(), summary.run_rows], sort_keys=True)
+
+
+def test_monte_carlo_summary_is_the_same_for_any_jobs(chaotic: Scenario) -> None:
+    seeds = replication_seeds(5, 8)
+    assert summary_json(chaotic, seeds, 1) == summary_json(chaotic, seeds, 2)
+
+
+def test_cli_results_are_the_same_for_one_and_two_jobs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    outputs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        args = ["sim", "run", "baseline", "--replications", "6", "--jobs", str(jobs)]
+        result = runner.invoke(main, [*args, "--out", str(out), "--no-report"])
+        assert result.exit_code == 0, result.output
+        results = json.loads((out / "results.json").read_text())
+        del results["wall_s"]  # the only field that may differ
+        outputs.append(results)
+        assert len(results["runs"]) == 6
+    assert outputs[0] == outputs[1]
+
+
+def test_check_determinism_flag_passes(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["sim", "run", "baseline", "--check-determinism", "--out", str(tmp_path), "--no-report"],
+    )
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "results.json").read_text())
+    (check,) = [o for o in results["expectations"] if o["name"] == "determinism"]
+    assert check["passed"]
+    assert check["expected"] == check["actual"] == results["first_run"]["digest"]
