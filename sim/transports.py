@@ -134,6 +134,9 @@ class StreamClient:
             return
         generation = self.generation
         world.after(world.latency(), self._arrive, generation, message)
+        if world.duplicated():
+            world.obs.count("duplicated")
+            world.after(world.latency(), self._arrive, generation, message)
 
     def _arrive(self, generation: int, message: Message) -> None:
         if generation != self.generation or not self.healthy:
@@ -229,6 +232,9 @@ class Poller:
                 world.obs.count("poll_commands_lost", len(messages))
             return
         world.after(world.latency(), self._response, generation, messages)
+        if messages and world.duplicated():
+            world.obs.count("duplicated")
+            world.after(world.latency(), self._response, generation, messages)
 
     def _response(self, generation: int, messages: list[Message]) -> None:
         if generation != self.generation or not self.agent.up:
