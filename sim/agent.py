@@ -17,6 +17,7 @@ from killswitch import (
     AgentState,
     Command,
     CommandType,
+    Decision,
     Effect,
     Listener,
     MemoryStore,
@@ -159,6 +160,8 @@ class AgentSim:
         phases = world.obs.phases.get((op, self.id)) if op is not None else None
         if phases is not None and phases.verify_s is None:
             phases.verify_s = world.now - arrived
+        if phases is not None and origin == "control_plane":
+            self._note_order(phases, decision)
         if isinstance(decision, Accepted):
             world.obs.count("accepted")
             effect = decision.effect
@@ -179,6 +182,22 @@ class AgentSim:
                 phases.rejected = reason.value
             if reason not in _NOT_FINAL:
                 self._ack_raw(via, raw)
+
+    def _note_order(self, phases: Phases, decision: Decision) -> None:
+        """Record a PAUSE/RESUME decision that moves the ordering watermark, for the
+        newest_command_wins checker."""
+        if phases.kind == "TERMINATE":
+            return
+        if isinstance(decision, Accepted):
+            outcome = "accepted"
+        elif decision.reason is Reason.NOT_PAUSED:
+            outcome = "NOT_PAUSED"
+        else:
+            return
+        index = int(phases.command_id[2:])  # "op<index>", in the order of the clicks
+        self.world.obs.decided.setdefault(self.id, []).append(
+            (self.world.now, index, phases.kind, outcome)
+        )
 
     def _judge_attack(self, effect: Effect, origin: str) -> None:
         """Record an attacker delivery that was accepted. A replay counts only if
@@ -270,12 +289,13 @@ class AgentSim:
         world = self.world
         if not self.up:
             return
-        if op is not None:
-            phases = world.obs.phases.get((op, self.id))
-            if phases is not None and phases.delivered is None:
-                phases.delivered = world.now
-                phases.via = "cascade"  # verified by the parent, not here
+        phases = world.obs.phases.get((op, self.id)) if op is not None else None
+        if phases is not None and phases.delivered is None:
+            phases.delivered = world.now
+            phases.via = "cascade"  # verified by the parent, not here
         decision = self.listener.apply_cascade(command, now=self.local_now())
+        if phases is not None:
+            self._note_order(phases, decision)
         if isinstance(decision, Accepted):
             self._apply(decision.effect, op)
         else:

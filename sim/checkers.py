@@ -72,11 +72,39 @@ def terminate_final(h: Hierarchy, obs: Observations) -> Check:
     return Check("terminate_final", not bad, len(bad), detail)
 
 
+def newest_command_wins(h: Hierarchy, obs: Observations) -> Check:
+    """Order independence (SPEC.md KS-160..165): no PAUSE or RESUME takes effect at an
+    agent after a newer one was decided there, and an agent that was not terminated,
+    restarted or halted by its watchdog since its newest decided command ends in the
+    state that command asks for (PAUSED for a PAUSE, RUNNING for a RESUME)."""
+    bad: list[str] = []
+    for agent, decided in obs.decided.items():
+        newest, newest_at, newest_kind = -1, 0.0, ""
+        for t, index, kind, outcome in decided:
+            if outcome == "accepted" and index < newest:
+                bad.append(f"{agent} took op{index} ({kind}) at t={t:.3f} s after op{newest}")
+            if index > newest:
+                newest, newest_at, newest_kind = index, t, kind
+        final = obs.final_states.get(agent)
+        if final in _HALTED_FROM:
+            continue
+        later = [
+            cause
+            for t, _before, _after, cause in obs.transitions.get(agent, ())
+            if t > newest_at and cause not in ("PAUSE", "RESUME")
+        ]
+        want = "PAUSED" if newest_kind == "PAUSE" else "RUNNING"
+        if not later and final != want:
+            bad.append(f"{agent} ended {final} although op{newest} ({newest_kind}) was newest")
+    return Check("newest_command_wins", not bad, len(bad), f"first: {bad[0]}" if bad else "")
+
+
 CHECKERS: dict[str, Callable[[Hierarchy, Observations], Check]] = {
     "no_action_after_halt": no_action_after_halt,
     "no_orphans": no_orphans,
     "attacks_change_nothing": attacks_change_nothing,
     "terminate_final": terminate_final,
+    "newest_command_wins": newest_command_wins,
 }
 
 

@@ -61,6 +61,10 @@ class Observations:
     attack_effects: list[tuple[float, str, str, str]] = field(default_factory=list)
     #: Agents on which a TERMINATE with cascade was accepted.
     cascade_roots: list[str] = field(default_factory=list)
+    #: agent -> PAUSE/RESUME decisions that move the ordering watermark (SPEC.md
+    #: KS-163): (time, operator command index, kind, "accepted" or "NOT_PAUSED").
+    #: Only genuine deliveries and cascades; attacker traffic is judged separately.
+    decided: dict[str, list[tuple[float, int, str, str]]] = field(default_factory=dict)
     #: Final states, filled at the end of the run.
     final_states: dict[str, str] = field(default_factory=dict)
     #: Counters: deliveries by transport, rejections by reason, and so on.
