@@ -18,6 +18,15 @@ from sim.scenario import Sla
 
 PHASES = ("issuance", "delivery", "verification", "shutdown", "total", "time_to_halt")
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
+#: Each distribution carries a compact CDF for the report plots: every value up
+#: to this many samples, else the order statistics at CDF_LEVELS (dense in the
+#: tail), so results.json stays the same size for any number of replications.
+CDF_EXACT_MAX = 128
+CDF_LEVELS = (
+    *(k / 100 for k in range(1, 100)),
+    *(0.99 + k / 1000 for k in range(1, 10)),
+    *(0.999 + k / 10000 for k in range(1, 10)),
+)
 
 
 def percentile(sorted_values: array[float] | list[float], p: float) -> float:
@@ -38,6 +47,20 @@ def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def cdf_points(ordered: list[float]) -> dict[str, list[float]]:
+    """Points (x, fraction of samples <= x) of the empirical CDF: all of them for
+    small samples, else the minimum, the order statistics at CDF_LEVELS and the maximum."""
+    n = len(ordered)
+    if n <= CDF_EXACT_MAX:
+        ranks = list(range(1, n + 1))
+    else:
+        ranks = sorted({1, n, *(max(1, math.ceil(q * n)) for q in CDF_LEVELS)})
+    return {
+        "x": [round(ordered[r - 1], 6) for r in ranks],
+        "p": [round(r / n, 6) for r in ranks],
+    }
+
+
 def sla_limits(sla: Sla) -> dict[str, tuple[float, float]]:
     return {
         "issuance": (sla.issuance_target_s, sla.issuance_max_s),
@@ -56,6 +79,7 @@ def describe(values: array[float], limits: tuple[float, float] | None = None) ->
             out[name] = round(percentile(ordered, p), 6)
         out["max"] = round(ordered[-1], 6)
         out["mean"] = round(math.fsum(ordered) / len(ordered), 6)
+        out["cdf"] = cdf_points(ordered)
     if limits is not None:
         target, maximum = limits
         out["target"] = target

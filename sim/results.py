@@ -5,7 +5,9 @@ Schema ``killswitch.sim/1`` (documented in scenarios/README.md, "Results"):
 * ``schema``, ``scenario`` (name, description, source, sha256 of the TOML),
   ``seed`` (master), ``replications``, ``sla`` (the thresholds used);
 * ``summary``: phases and per-transport / per-depth percentiles (n, p50, p90,
-  p99, p999, max, mean; within_target/within_max counts for SLA phases),
+  p99, p999, max, mean; within_target/within_max counts for SLA phases;
+  ``cdf``: at most ~120 points ``x`` (s) and ``p`` (fraction <= x), see
+  sim.aggregate.cdf_points),
   ``compliance`` (met, n, rate, wilson95), ``checks``, ``final_states``,
   ``counters``, ``spend``;
 * ``expectations``: name, expected, actual, passed; ``passed`` overall;
