@@ -1,0 +1,55 @@
+"""Targeting: commands for another instance or asset change nothing; the
+wildcard target only works when the policy allows it."""
+
+from __future__ import annotations
+
+from conformance.cases import effect_kind, expected_after
+from conformance.catalog import case
+from conformance.context import ASSET_ID, INSTANCE_ID, OTHER_ASSET, OTHER_INSTANCE, Context
+
+WILDCARD = "*"
+
+
+@case("KS-TARGET-INSTANCE", "A command for another instance changes nothing", level="L1")
+def other_instance(ctx: Context) -> None:
+    kind = effect_kind(ctx)
+    inst = ctx.open()
+    for asset in (ASSET_ID, None):
+        raw = ctx.sign(kind, target=OTHER_INSTANCE, asset=asset)
+        ctx.expect_rejected(inst.deliver(raw), f"a {kind} for {OTHER_INSTANCE!r} (asset {asset!r})")
+
+
+@case("KS-TARGET-ASSET", "A command naming another asset changes nothing", level="L1")
+def other_asset(ctx: Context) -> None:
+    kind = effect_kind(ctx)
+    inst = ctx.open()
+    for target in (INSTANCE_ID, OTHER_INSTANCE):
+        raw = ctx.sign(kind, target=target, asset=OTHER_ASSET)
+        ctx.expect_rejected(inst.deliver(raw), f"a {kind} for {target!r} of asset {OTHER_ASSET!r}")
+
+
+@case(
+    "KS-TARGET-WILDCARD", "The wildcard target is refused unless the policy allows it", level="L2"
+)
+def wildcard_refused(ctx: Context) -> None:
+    kind = effect_kind(ctx)
+    inst = ctx.open()
+    for asset in (ASSET_ID, None):
+        raw = ctx.sign(kind, target=WILDCARD, asset=asset)
+        ctx.expect_rejected(
+            inst.deliver(raw), f"a {kind} for '*' (asset {asset!r}) with wildcards off"
+        )
+
+
+@case(
+    "KS-TARGET-WILDCARD-ALLOWED",
+    "With wildcards allowed by policy, '*' for this asset is accepted",
+    level="L2",
+    strength="SHOULD",
+)
+def wildcard_allowed(ctx: Context) -> None:
+    kind = effect_kind(ctx)
+    inst = ctx.open(policy=ctx.with_policy(allow_wildcard=True))
+    obs = inst.deliver(ctx.sign(kind, target=WILDCARD, asset=ASSET_ID))
+    ctx.expect_accepted(obs, f"a {kind} for '*' of this asset with wildcards allowed")
+    ctx.expect_state(obs.state, expected_after(kind), "after it")

@@ -1,0 +1,151 @@
+"""Time: expiry, not-yet-valid, lifetime limits, the exact boundaries, naive
+timestamps, and the watchdog. In wall-clock mode every time is built from
+the real clock and boundaries sit ``margin`` seconds inside or outside."""
+
+from __future__ import annotations
+
+from conformance.cases import effect_kind, expected_after
+from conformance.catalog import case
+from conformance.context import Context
+from conformance.outcome import Unsupported
+
+_WALL_BOUNDARY = "boundaries probed at the clock margin inside and outside instead of exactly"
+
+
+def _reject(ctx: Context, issued: float, expires: float, what: str) -> None:
+    inst = ctx.open()
+    raw = ctx.sign(effect_kind(ctx), issued_at=issued, expires_at=expires)
+    ctx.expect_rejected(inst.deliver(raw), what)
+
+
+@case("KS-TIME-EXPIRED", "A command expired beyond the clock-skew leeway is rejected", level="L2")
+def expired(ctx: Context) -> None:
+    skew = ctx.with_policy().clock_skew_s
+    expires = ctx.now() - skew - 60.0 - ctx.clock.edge()
+    _reject(ctx, expires - 60.0, expires, f"a command that expired {skew + 60:g} s ago")
+
+
+@case(
+    "KS-TIME-NOT-YET-VALID",
+    "A command issued in the future beyond the leeway is rejected",
+    level="L2",
+)
+def not_yet_valid(ctx: Context) -> None:
+    skew = ctx.with_policy().clock_skew_s
+    issued = ctx.now() + skew + 60.0 + ctx.clock.edge()
+    _reject(ctx, issued, issued + 60.0, f"a command issued {skew + 60:g} s in the future")
+
+
+@case("KS-TIME-LIFETIME", "A command whose lifetime exceeds the maximum is rejected", level="L2")
+def too_long(ctx: Context) -> None:
+    limit = ctx.with_policy().max_lifetime_s
+    issued = ctx.now() - 10.0
+    _reject(
+        ctx, issued, issued + limit + 60.0, f"a command valid for {limit + 60:g} s (max {limit:g})"
+    )
+
+
+@case(
+    "KS-TIME-BOUNDARY",
+    "Behaviour exactly at the expiry, not-before and lifetime boundaries",
+    level="L2",
+    wall_clock=_WALL_BOUNDARY,
+)
+def boundaries(ctx: Context) -> None:
+    policy = ctx.with_policy()
+    skew, limit = policy.clock_skew_s, policy.max_lifetime_s
+    now = ctx.now()
+    # (issued_at, expires_at, accepted?, description) relative to now.
+    if ctx.wall:
+        m = ctx.clock.edge()
+        probes = [
+            (now - 60, now - skew + m, True, f"expires_at + leeway {m:g} s ahead"),
+            (now - 60, now - skew - m, False, f"expires_at + leeway {m:g} s ago"),
+            (now + skew - m, now + skew + 60, True, f"issued_at - leeway {m:g} s ago"),
+            (now + skew + m, now + skew + 60, False, f"issued_at - leeway {m:g} s ahead"),
+        ]
+    else:
+        probes = [
+            (now - 60, now - skew + 1, True, "expires_at + leeway 1 s ahead"),
+            (now - 60, now - skew, False, "expires_at + leeway == now (expired at that instant)"),
+            (
+                now + skew,
+                now + skew + 60,
+                True,
+                "issued_at - leeway == now (valid from that instant)",
+            ),
+            (now + skew + 1, now + skew + 60, False, "issued_at - leeway 1 s ahead"),
+        ]
+    probes += [
+        (now - 10, now - 10 + limit, True, f"lifetime exactly the maximum {limit:g} s"),
+        (now - 10, now - 10 + limit + 1, False, f"lifetime {limit + 1:g} s, 1 s over the maximum"),
+    ]
+    kind = effect_kind(ctx)
+    for issued, expires, accept, what in probes:
+        inst = ctx.open()
+        obs = inst.deliver(ctx.sign(kind, issued_at=issued, expires_at=expires))
+        if accept:
+            ctx.expect_accepted(obs, f"a command with {what}")
+            ctx.expect_state(obs.state, expected_after(kind), f"after a command with {what}")
+        else:
+            ctx.expect_rejected(obs, f"a command with {what}")
+
+
+@case("KS-TIME-NAIVE", "Timestamps without a time zone are rejected cleanly", level="L1")
+def naive_timestamps(ctx: Context) -> None:
+    driver = ctx.setup.driver
+    if not driver.can_forge:
+        raise Unsupported("the profile's signature spelling could not be detected", "profile")
+    kind = effect_kind(ctx)
+    for fields in (("issued_at",), ("expires_at",), ("issued_at", "expires_at")):
+        inst = ctx.open()
+        obj = driver.to_dict(ctx.encode(ctx.command(kind)))
+        for name in fields:
+            aware = obj[name]
+            obj[name] = aware[:19]  # YYYY-MM-DDTHH:MM:SS, zone dropped
+        # Signed as the profile would sign this object, so only the missing zone is wrong.
+        raw = driver.resign(obj, ctx.setup.keyring.primary)
+        ctx.expect_rejected(inst.deliver(raw), f"a command with zone-less {' and '.join(fields)}")
+        inst.state()  # still answering
+
+
+@case(
+    "KS-TIME-EXPIRES-LATER",
+    "The same command, accepted now, is rejected once it has expired",
+    level="L2",
+    wall_clock="the command expires within the margin; a real wait of twice the margin",
+)
+def expires_later(ctx: Context) -> None:
+    skew = ctx.with_policy().clock_skew_s
+    kind = effect_kind(ctx)
+    m = ctx.clock.edge() if ctx.wall else 1.0
+    # Valid for m more seconds (inside the leeway), then expired for m seconds.
+    now = ctx.now()
+    command = ctx.command(kind, issued_at=now - skew - 30.0, expires_at=now - skew + m)
+    raw = ctx.encode(command)
+    first = ctx.open()
+    obs = first.deliver(raw)
+    ctx.expect_accepted(obs, f"a command valid for {m:g} s more")
+    ctx.wait(2 * m)
+    second = ctx.open()  # a fresh agent: a replay cannot be why it is rejected
+    ctx.expect_rejected(
+        second.deliver(raw), f"the same command {2 * m:g} s later, {m:g} s past expiry"
+    )
+
+
+@case(
+    "KS-WATCHDOG",
+    "Watchdog: silence for the timeout halts the agent",
+    level="L3",
+    needs=("watchdog",),
+    wall_clock="a 1 s watchdog timeout and a real wait of 1 s + margin",
+)
+def watchdog(ctx: Context) -> None:
+    # Injected: exactly at last_heard + T the agent is halted (KS-181).
+    timeout, slack = (1.0, ctx.clock.edge()) if ctx.wall else (10.0, 0.0)
+    inst = ctx.open(policy=ctx.with_policy(watchdog_timeout_s=timeout))
+    ctx.expect_state(inst.state(), ("RUNNING",), "right after start")
+    ctx.wait(timeout + slack)
+    state = inst.state()
+    if state == "RUNNING":
+        raise ctx.fail(f"still RUNNING {timeout + slack:g} s into a {timeout:g} s watchdog timeout")

@@ -1,0 +1,219 @@
+"""``killswitch conform`` and ``killswitch vectors``.
+
+Exit codes: 0 every MUST at the requested level passed (or the vectors were
+written), 1 a MUST failed (or a replayed counterexample still fails), 2 bad
+input or usage (with a message saying what and where, never a traceback).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from conformance.outcome import LEVELS
+
+
+def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+    def show(result) -> None:  # type: ignore[no-untyped-def]
+        if not quiet:
+            click.echo(f"  {result.verdict.value:<13} {result.case.id}", err=True)
+
+    return show
+
+
+@click.command()
+@click.option(
+    "--impl",
+    metavar="MODULE:FACTORY",
+    help="In-process implementation: a factory (module:callable or file.py:callable).",
+)
+@click.option(
+    "--cmd",
+    "command",
+    metavar="COMMAND",
+    help="Subprocess implementation speaking conformance/PROTOCOL.md.",
+)
+@click.option(
+    "--profile",
+    metavar="seed|v1|MODULE:CLASS",
+    help="Wire profile (default: the implementation's first declared, else v1).",
+)
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS),
+    default="H",
+    show_default=True,
+    help="Conformance level to check.",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Hypothesis examples per property.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Run seed: keys, commands and examples derive from it.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("conformance-report"),
+    show_default=True,
+    help="Directory for conformance.json, junit.xml, conformance.html and counterexamples.",
+)
+@click.option(
+    "--clock",
+    type=click.Choice(["injected", "wall"]),
+    help="Override the implementation's declared clock mode.",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Wall clock: seconds boundary cases sit inside/outside a limit.",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Wall clock: longest real wait per step; longer cases are UNSUPPORTED.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.01),
+    default=5.0,
+    show_default=True,
+    help="Subprocess: seconds to wait for each reply.",
+)
+@click.option(
+    "--case",
+    "patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="Run only cases whose id matches (glob, repeatable).",
+)
+@click.option(
+    "--replay",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Replay one counterexample file against the implementation instead.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No per-case progress on stderr.")
+def conform(
+    impl: str | None,
+    command: str | None,
+    profile: str | None,
+    level: str,
+    examples: int,
+    seed: int,
+    out: Path,
+    clock: str | None,
+    margin: float,
+    max_wait: float,
+    timeout: float,
+    patterns: tuple[str, ...],
+    replay: Path | None,
+    quiet: bool,
+) -> None:
+    """Test a kill-switch listener against SPEC.md.
+
+    The implementation is plugged in through the adapter contract: in-process
+    with --impl MODULE:FACTORY (e.g. conformance.reference:factory), or as any
+    program with --cmd "COMMAND" speaking newline-delimited JSON
+    (conformance/PROTOCOL.md). Prints a table of cases (id, title, requirement,
+    verdict), writes reports to --out, and exits 0 when every MUST up to
+    --level passes, 1 otherwise, 2 on bad input.
+    """
+    from conformance import report
+    from conformance.runner import BadInput, build_setup, cleanup, run_suite
+
+    try:
+        setup = build_setup(
+            impl=impl,
+            cmd=command,
+            profile=profile,
+            clock=clock,
+            seed=seed,
+            examples=examples,
+            margin=margin,
+            max_wait=max_wait,
+            timeout=timeout,
+        )
+    except BadInput as exc:
+        raise click.UsageError(str(exc)) from None
+    target = impl or f"--cmd {command}"
+    try:
+        if replay is not None:
+            from conformance.replay import ReplayError, replay_file
+
+            try:
+                lines, ok = replay_file(replay, setup)
+            except ReplayError as exc:
+                raise click.UsageError(str(exc)) from None
+            click.echo("\n".join(lines))
+            sys.exit(0 if ok else 1)
+        only = None
+        if patterns:
+            only = lambda case: any(fnmatch.fnmatch(case.id, p) for p in patterns)  # noqa: E731
+        click.echo(
+            f"seed {seed} · profile {setup.profile_name} · clock {setup.clock_mode}", err=True
+        )
+        result = run_suite(setup, level, target=target, only=only, progress=_progress(quiet))
+        if patterns and not result.results:
+            raise click.UsageError(f"--case {' '.join(patterns)} matches no case")
+        exit_code = 0 if result.ok else 1
+        try:
+            paths = report.write_all(result, out, exit_code)
+        except OSError as exc:
+            raise click.UsageError(f"--out {out}: cannot write reports: {exc}") from None
+        click.echo(report.table(result))
+        click.echo(f"Reports: {paths['json']}, {paths['junit']}, {paths['html']}")
+    finally:
+        cleanup(setup)
+    sys.exit(exit_code)
+
+
+@click.command()
+@click.option(
+    "--profile",
+    type=click.Choice(["seed", "v1"]),
+    default="v1",
+    show_default=True,
+    help="Wire profile of the vectors.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write (JSON).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the test keys.")
+def vectors(profile: str, output: Path, seed: int) -> None:
+    """Write Wycheproof-style test vectors for a profile.
+
+    Groups per algorithm with the public key (PEM and JWK), tests with tcId,
+    comment, flags (bug types such as AUTH_BYPASS, REPLAY, STALE, EXPIRY,
+    CANONICALIZATION), the message, now, and the expected result and reason.
+    The same profile and seed always give the same file.
+    """
+    from conformance import vectors as vectors_module
+
+    document = vectors_module.build(profile, seed)
+    try:
+        output.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise click.UsageError(f"-o {output}: cannot write: {exc}") from None
+    click.echo(
+        f"{document['numberOfTests']} test vectors for profile {profile} written to {output}"
+    )

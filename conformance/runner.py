@@ -1,0 +1,314 @@
+"""Running the suite: set up a run, run each case, decide verdicts and the level.
+
+Verdicts: PASS; FAIL (a MUST violated, or the implementation misbehaved at the
+protocol level); NON-STRICT (a SHOULD violated); INFORMATIONAL (figures);
+UNSUPPORTED (a feature not declared, a limitation of the profile, or a wait
+too long for wall-clock mode).
+
+Level reached: the highest level L such that no MUST case at L or below
+FAILED or is UNSUPPORTED for a missing required feature (the optional
+watchdog excepted). Profile limitations block only H (SPEC.md §1.3: no L1-L3
+requirement is a profile limitation); clock limitations block nothing but are
+listed in the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.adapter import (
+    CLOCK_MODES,
+    BadTarget,
+    Capabilities,
+    ClockMode,
+    ImplementationError,
+    Unresponsive,
+    load_factory,
+)
+from conformance.catalog import Case, cases_up_to
+from conformance.clock import ClockUnsupported
+from conformance.context import Context, Setup
+from conformance.driver import ProfileDriver
+from conformance.hypo import case_seed
+from conformance.keyring import Keyring
+from conformance.outcome import LEVELS, CaseFailure, Info, Unsupported, Verdict, level_rank
+from conformance.profiles import resolve_profile
+from killswitch import Algorithm
+
+#: Features whose absence does not block a level (SPEC.md: "if offered").
+OPTIONAL_FEATURES = frozenset({"watchdog"})
+#: After this many consecutive cases the implementation did not answer, the rest are not run.
+UNRESPONSIVE_LIMIT = 3
+
+
+class BadInput(ValueError):
+    """A user mistake on the command line or in the implementation's declaration."""
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    verdict: Verdict
+    detail: str = ""
+    limitation: str | None = None
+    transcript: dict[str, Any] | None = None
+    example: str | None = None
+    figures: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    #: How wall-clock mode changed this case (None in injected mode or if unchanged).
+    clock_change: str | None = None
+    counterexample_file: str | None = None
+    #: The implementation did not answer (timeout) or could not be started.
+    unresponsive: bool = False
+
+    @property
+    def blocks_level(self) -> str | None:
+        """The level this result keeps the implementation from reaching, if any."""
+        case = self.case
+        if case.strength != "MUST" or case.informational:
+            return None
+        if self.verdict is Verdict.FAIL:
+            return case.level
+        if self.verdict is Verdict.UNSUPPORTED:
+            if self.limitation == "profile":
+                return "H"
+            if self.limitation == "capability" and not case.needs <= OPTIONAL_FEATURES:
+                return case.level
+        return None
+
+
+@dataclass
+class RunResult:
+    setup: Setup
+    target: str
+    level_requested: str
+    results: list[CaseResult]
+    seconds: float
+    clock_declared: ClockMode
+    examples_run: int = 0
+
+    @property
+    def level_reached(self) -> str | None:
+        blocked = {r.blocks_level for r in self.results} - {None}
+        reached = None
+        for level in LEVELS[: level_rank(self.level_requested) + 1]:
+            if level in blocked:
+                break
+            reached = level
+        return reached
+
+    @property
+    def ok(self) -> bool:
+        return self.level_reached == self.level_requested
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for r in self.results if r.verdict is verdict)
+
+
+def build_setup(
+    *,
+    impl: str | None,
+    cmd: str | None,
+    profile: str | None,
+    clock: str | None,
+    seed: int,
+    examples: int,
+    margin: float = 2.0,
+    max_wait: float = 5.0,
+    timeout: float = 5.0,
+    work_dir: Path | None = None,
+) -> Setup:
+    """Load the implementation and fix everything for a run. BadInput on user mistakes."""
+    if (impl is None) == (cmd is None):
+        raise BadInput("give exactly one of --impl MODULE:FACTORY or --cmd COMMAND")
+    if examples < 1:
+        raise BadInput(f"--examples must be at least 1, got {examples}")
+    if clock is not None and clock not in CLOCK_MODES:
+        raise BadInput(f"--clock must be one of {', '.join(CLOCK_MODES)}, got {clock!r}")
+    if margin < 0 or max_wait < 0 or timeout <= 0:
+        raise BadInput("--margin and --max-wait must be >= 0 and --timeout > 0")
+    work = work_dir or Path(tempfile.mkdtemp(prefix="killswitch-conform-"))
+    if impl is not None:
+        try:
+            factory = load_factory(impl)
+            probe = factory()
+        except BadTarget as exc:
+            raise BadInput(str(exc)) from None
+        except Exception as exc:
+            raise BadInput(
+                f"--impl {impl}: calling the factory failed: {type(exc).__name__}: {exc}"
+            ) from None
+        capabilities = getattr(probe, "capabilities", None)
+        if not isinstance(capabilities, Capabilities):
+            raise BadInput(
+                f"--impl {impl}: the object has no 'capabilities' attribute of type"
+                " conformance.adapter.Capabilities"
+            )
+        close = getattr(probe, "close", None)
+        if callable(close):
+            close()
+    else:
+        from conformance.subprocess_adapter import SubprocessFactory
+
+        try:
+            factory = SubprocessFactory(cmd or "", timeout=timeout, work_dir=work)
+            capabilities = factory.capabilities
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        except ImplementationError as exc:
+            raise BadInput(f"--cmd {cmd!r}: describe failed: {exc}") from None
+    profile_name = _choose_profile(profile, capabilities)
+    try:
+        driver = ProfileDriver(resolve_profile(profile_name), profile_name)
+    except BadTarget as exc:
+        raise BadInput(str(exc)) from None
+    algorithms = [a for a in driver.algorithms if a.value in capabilities.algorithms]
+    if not algorithms:
+        raise BadInput(
+            f"no signature algorithm in common: profile {profile_name} signs with"
+            f" {[a.value for a in driver.algorithms]}, the implementation declares"
+            f" {list(capabilities.algorithms)}"
+        )
+    algorithms.sort(key=_algorithm_preference(profile_name))
+    mode: ClockMode = clock if clock is not None else capabilities.clock
+    return Setup(
+        factory=factory,
+        capabilities=capabilities,
+        driver=driver,
+        keyring=Keyring(seed, algorithms),
+        clock_mode=mode,
+        seed=seed,
+        examples=examples,
+        work_dir=work,
+        margin=margin,
+        max_wait=max_wait,
+    )
+
+
+def _choose_profile(requested: str | None, capabilities: Capabilities) -> str:
+    declared = capabilities.profiles
+    if requested is None:
+        return declared[0] if declared else "v1"
+    if declared and requested not in declared:
+        raise BadInput(
+            f"--profile {requested}: the implementation speaks only {', '.join(declared)}"
+        )
+    return requested
+
+
+def _algorithm_preference(profile: str) -> Callable[[Algorithm], int]:
+    # The primary key: Ed25519 for v1, RS256 for seed (the seed's control plane).
+    order = [Algorithm.RS256, Algorithm.ES256] if profile == "seed" else [Algorithm.ED25519]
+    return lambda a: order.index(a) if a in order else len(order)
+
+
+def run_case(setup: Setup, case: Case) -> CaseResult:
+    missing = case.needs - setup.capabilities.features
+    if missing:
+        return CaseResult(
+            case,
+            Verdict.UNSUPPORTED,
+            f"needs the feature(s) {', '.join(sorted(missing))}, not declared",
+            limitation="capability",
+        )
+    ctx = Context(setup, case.id, case_seed(setup.seed, case.id))
+    ctx.requirements = case.requirements
+    started = time.perf_counter()
+    result: CaseResult
+    try:
+        outcome = case.run(ctx)
+        if case.informational:
+            info = outcome if isinstance(outcome, Info) else Info("done")
+            result = CaseResult(case, Verdict.INFORMATIONAL, info.text, figures=info.figures)
+        else:
+            result = CaseResult(case, Verdict.PASS)
+    except CaseFailure as failure:
+        verdict = Verdict.FAIL if case.strength == "MUST" else Verdict.NON_STRICT
+        result = CaseResult(
+            case,
+            verdict,
+            failure.message,
+            transcript=failure.transcript or ctx.transcript(),
+            example=failure.example,
+        )
+    except Unsupported as unsupported:
+        result = CaseResult(
+            case, Verdict.UNSUPPORTED, unsupported.reason, limitation=unsupported.limitation
+        )
+    except ClockUnsupported as exc:
+        result = CaseResult(case, Verdict.UNSUPPORTED, f"wall clock: {exc}", limitation="clock")
+    except ImplementationError as exc:
+        transcript = getattr(exc, "transcript", None) or ctx.transcript()
+        result = CaseResult(case, Verdict.FAIL, str(exc), transcript=transcript)
+        result.unresponsive = isinstance(exc, Unresponsive)
+    except Exception as exc:  # a bug in the suite or in a user profile class: say so
+        result = CaseResult(
+            case,
+            Verdict.FAIL,
+            f"internal error in the suite: {type(exc).__name__}: {exc}\n"
+            + traceback.format_exc(limit=4),
+        )
+    finally:
+        with contextlib.suppress(ImplementationError):
+            ctx.close()
+    result.seconds = time.perf_counter() - started
+    if setup.clock_mode == "wall" and case.wall_clock and result.verdict is not Verdict.UNSUPPORTED:
+        result.clock_change = case.wall_clock
+    elif setup.clock_mode == "wall" and result.limitation == "clock":
+        result.clock_change = "not decidable with the wall clock"
+    return result
+
+
+def run_suite(
+    setup: Setup,
+    level: str,
+    *,
+    target: str,
+    only: Callable[[Case], bool] | None = None,
+    progress: Callable[[CaseResult], None] | None = None,
+) -> RunResult:
+    if level not in LEVELS:
+        raise BadInput(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
+    started = time.perf_counter()
+    results: list[CaseResult] = []
+    silent_in_a_row = 0
+    stopped_reason = ""
+    for case in cases_up_to(setup, level):
+        if only is not None and not only(case):
+            continue
+        if silent_in_a_row >= UNRESPONSIVE_LIMIT:
+            result = CaseResult(case, Verdict.FAIL, f"not run: {stopped_reason}")
+        else:
+            result = run_case(setup, case)
+            silent_in_a_row = silent_in_a_row + 1 if result.unresponsive else 0
+            if silent_in_a_row >= UNRESPONSIVE_LIMIT:
+                stopped_reason = (
+                    f"the implementation was unresponsive in {UNRESPONSIVE_LIMIT} cases in a row"
+                    f" (last, {case.id}: {result.detail})"
+                )
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    return RunResult(
+        setup=setup,
+        target=target,
+        level_requested=level,
+        results=results,
+        seconds=time.perf_counter() - started,
+        clock_declared=setup.capabilities.clock,
+    )
+
+
+def cleanup(setup: Setup) -> None:
+    close = getattr(setup.factory, "close", None)
+    if callable(close):
+        close()
+    shutil.rmtree(setup.work_dir, ignore_errors=True)

@@ -1,0 +1,247 @@
+"""Implementations in any language, as a subprocess speaking newline-delimited
+JSON over stdin/stdout (diagnostics on stderr). Message reference:
+``conformance/PROTOCOL.md``.
+
+One process serves the whole run; each test example re-initialises it with
+``init``. Every request has a deadline, enforced with ``selectors`` on both
+pipes (a child that stops reading cannot block the harness either). A child
+that crashes, hangs or prints something that is not a valid reply fails the
+current case with the reason and is killed; the next case starts a new one.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import selectors
+import shlex
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from conformance.adapter import (
+    Capabilities,
+    Config,
+    ImplementationError,
+    Observation,
+    Unresponsive,
+)
+
+
+class Process:
+    """One child process and its request/reply plumbing."""
+
+    def __init__(self, argv: Sequence[str], timeout: float, stderr_path: Path) -> None:
+        self.argv = list(argv)
+        self.timeout = timeout
+        self.stderr_path = stderr_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.generation = 0
+        self._buffer = b""
+        self._next_id = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self.kill()
+        try:
+            with open(self.stderr_path, "ab") as stderr:
+                self.proc = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            raise Unresponsive(f"could not start {shlex.join(self.argv)!r}: {exc}") from None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        self._buffer = b""
+        self.generation += 1
+
+    def kill(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                if pipe is not None:
+                    pipe.close()
+            except OSError:
+                pass
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        tail = [line for line in text.splitlines() if line.strip()][-lines:]
+        return " | ".join(tail)
+
+    def _died(self, what: str) -> ImplementationError:
+        code = self.proc.poll() if self.proc is not None else None
+        tail = self.stderr_tail()
+        self.kill()
+        detail = f" (exit code {code})" if code is not None else ""
+        return ImplementationError(
+            f"the implementation {what}{detail}" + (f"; stderr: {tail}" if tail else "")
+        )
+
+    # -- one request ---------------------------------------------------------------------
+
+    def request(self, message: dict[str, Any], expect: str) -> dict[str, Any]:
+        """Send ``message`` and return the reply of type ``expect`` (raises otherwise)."""
+        self.ensure()
+        self._next_id += 1
+        ident = self._next_id
+        line = json.dumps({**message, "id": ident}, separators=(",", ":")).encode() + b"\n"
+        deadline = time.monotonic() + self.timeout
+        self._write(line, deadline, message["type"])
+        reply = self._read_line(deadline, message["type"])
+        try:
+            obj = json.loads(reply)
+        except ValueError:
+            raise self._garbage(reply) from None
+        if not isinstance(obj, dict):
+            raise self._garbage(reply)
+        if obj.get("type") == "error":
+            text = obj.get("text", "")
+            raise ImplementationError(f"{message['type']} answered with an error: {text}")
+        if obj.get("in_reply_to") != ident or obj.get("type") != expect:
+            raise self._garbage(reply, f"expected a {expect} with in_reply_to {ident}")
+        return obj
+
+    def _garbage(self, line: bytes, why: str = "not a JSON object") -> ImplementationError:
+        shown = line[:120].decode("utf-8", "replace")
+        self.kill()
+        return ImplementationError(
+            f"the implementation printed garbage on stdout ({why}): {shown!r}"
+        )
+
+    def _write(self, data: bytes, deadline: float, what: str) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_WRITE)
+            while view:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    self.kill()
+                    raise Unresponsive(
+                        f"{what}: the implementation stopped reading stdin ({self.timeout:g} s)"
+                    )
+                try:
+                    written = os.write(fd, view)
+                except BlockingIOError:
+                    continue
+                except (BrokenPipeError, OSError):
+                    raise self._died(f"exited while {what} was being sent") from None
+                view = view[written:]
+
+    def _read_line(self, deadline: float, what: str) -> bytes:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while True:
+                newline = self._buffer.find(b"\n")
+                while newline == 0 or (newline > 0 and not self._buffer[:newline].strip()):
+                    self._buffer = self._buffer[newline + 1 :]  # blank lines are ignored
+                    newline = self._buffer.find(b"\n")
+                if newline > 0:
+                    line, self._buffer = self._buffer[:newline], self._buffer[newline + 1 :]
+                    return line
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    self.kill()
+                    raise Unresponsive(f"no reply to {what} within {self.timeout:g} s (hung?)")
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise self._died(f"exited before answering {what}")
+                self._buffer += chunk
+
+
+class SubprocessFactory:
+    """``factory()`` for ``--cmd``: every call is a handle on the one shared process."""
+
+    def __init__(self, command: str, *, timeout: float = 5.0, work_dir: Path) -> None:
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise ValueError(f"--cmd {command!r}: {exc}") from None
+        if not argv:
+            raise ValueError("--cmd is empty")
+        self.command = command
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.process = Process(argv, timeout, work_dir / "implementation.stderr.log")
+        self.capabilities = self._describe()
+
+    def _describe(self) -> Capabilities:
+        reply = self.process.request({"type": "describe"}, "describe_ok")
+        try:
+            return Capabilities.from_json(reply.get("capabilities", {}), "describe_ok.capabilities")
+        except ValueError as exc:
+            raise ImplementationError(f"describe_ok: {exc}") from None
+
+    def __call__(self) -> SubprocessImplementation:
+        return SubprocessImplementation(self)
+
+    def close(self) -> None:
+        self.process.kill()
+
+
+class SubprocessImplementation:
+    """One instance (an ``init`` of the shared process) behind the in-process contract."""
+
+    def __init__(self, factory: SubprocessFactory) -> None:
+        self.factory = factory
+        self.capabilities = factory.capabilities
+        self._generation = -1
+
+    @property
+    def _process(self) -> Process:
+        return self.factory.process
+
+    def _send(self, message: dict[str, Any], expect: str) -> dict[str, Any]:
+        if message["type"] != "init" and self._process.generation != self._generation:
+            raise ImplementationError("the implementation process was restarted since init")
+        return self._process.request(message, expect)
+
+    def start(self, config: Config) -> None:
+        self._process.ensure()
+        self._generation = self._process.generation
+        self._send({"type": "init", "config": config.to_json()}, "init_ok")
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Observation:
+        reply = self._send(
+            {
+                "type": "deliver",
+                "raw_b64": base64.b64encode(raw).decode("ascii"),
+                "now": now,
+                "via": via,
+                "to": to,
+            },
+            "deliver_ok",
+        )
+        return Observation(reply.get("accepted"), reply.get("reason"), reply.get("state"))  # type: ignore[arg-type]
+
+    def state(self, agent: str | None = None) -> str:
+        return self._send({"type": "state", "agent": agent}, "state_ok").get("state")  # type: ignore[return-value]
+
+    def advance(self, now: float) -> None:
+        self._send({"type": "advance", "now": now}, "advance_ok")
+
+    def restart(self) -> None:
+        self._send({"type": "restart"}, "restart_ok")
