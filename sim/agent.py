@@ -248,7 +248,7 @@ class AgentSim:
         phases = world.obs.phases.get((op, self.id)) if op is not None else None
         if phases is not None and phases.effective is None:
             phases.effective = world.now
-            if effect.state.halted:
+            if effect.state.halted and phases.halted is None:
                 phases.halted = world.now
         command = effect.command
         if effect.state is AgentState.RUNNING and effect.previous_state is not AgentState.RUNNING:
@@ -372,6 +372,11 @@ class AgentSim:
             self._notify_parent()
         elif effect.state.halted and not effect.previous_state.halted:
             self.working = False
+            # A watchdog halt stops the agent's actions as surely as a command does:
+            # it ends time_to_halt (and the spend count) of the commands still on their way.
+            for phases in self._phases_of_self():
+                if phases.halted is None:
+                    phases.halted = world.now
 
     def _phases_of_self(self) -> list[Phases]:
         phases = self.world.obs.phases
