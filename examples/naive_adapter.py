@@ -1,4 +1,4 @@
-"""The naive listener under the conformance suite: a wall-clock adapter in 25 lines.
+"""The naive listener under the conformance suite: a wall-clock adapter (about 25 lines).
 
 killswitch conform --impl examples/naive_adapter.py:factory
 """
