@@ -13,6 +13,11 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
+#: Built once: ``json.dumps`` with options builds a new encoder on every call
+#: (a third of the time to encode a line). Same bytes as
+#: ``json.dumps(obj, sort_keys=True, separators=(",", ":"))``.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=False).encode
+
 
 class Trace:
     __slots__ = ("_digest", "_file", "lines")
@@ -25,7 +30,7 @@ class Trace:
     def emit(self, t: float, event: str, **fields: Any) -> None:
         fields["t"] = round(t, 6)
         fields["ev"] = event
-        line = json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n"
+        line = _ENCODE(fields) + "\n"
         self._digest.update(line.encode())
         self.lines += 1
         if self._file is not None:
