@@ -63,8 +63,10 @@ def schedule_faults(world: World, faults: list[Fault]) -> None:
 
 
 def _partition(world: World, fault: Fault, index: int) -> None:
-    agents = frozenset(world.select(fault.agents))
-    world.partitions.append(Partition(fault.at_s, fault.at_s + fault.duration_s, agents))
+    # Iterate the ordered list, never the frozenset: a set's order depends on the
+    # process's string hash seed, and each stall draws from the run's generator.
+    agents = world.select(fault.agents)
+    world.partitions.append(Partition(fault.at_s, fault.at_s + fault.duration_s, frozenset(agents)))
 
     def start() -> None:
         world.emit("partition", agents=len(agents), until=round(fault.at_s + fault.duration_s, 6))
@@ -79,10 +81,10 @@ def _partition(world: World, fault: Fault, index: int) -> None:
 def _transport_outage(world: World, fault: Fault, index: int) -> None:
     """One transport's endpoint is down (e.g. the SSE service) while the rest of
     the network, and the other transports, keep working."""
-    agents = frozenset(world.select(fault.agents))
+    agents = world.select(fault.agents)  # ordered: see _partition
     end = fault.at_s + fault.duration_s
     kind = fault.transport
-    world.partitions.append(Partition(fault.at_s, end, agents, frozenset({kind})))
+    world.partitions.append(Partition(fault.at_s, end, frozenset(agents), frozenset({kind})))
 
     def start() -> None:
         world.emit("transport_outage", via=kind, agents=len(agents), until=round(end, 6))
