@@ -207,7 +207,8 @@ class Fault:
     #: key_rotation: agents learn the new key after this delay; old key revoked at.
     distribute_s: Dist = field(default_factory=lambda: Dist.const(0.0))
     revoke_old_after_s: float = -1.0
-    #: replay_attack / modify_attack: replay captured traffic at at_s + duration_s.
+    #: replay_attack records from the start and replays at at_s; modify_attack sets
+    #: field_name to field_value in flight during [at_s, at_s + duration_s).
     field_name: str = "cascade"
     field_value: str | bool | int = False
     #: forged_flood
