@@ -8,11 +8,13 @@ or None when the run has nothing to show (no samples for that phase).
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from reports.load import SimInput
 from reports.stats import (
@@ -83,7 +85,7 @@ def cdf_plot(sim: SimInput, phase: str, folder: Path) -> Plot | None:
     if len(series) > 1 and overall and overall.get("n"):
         curves.append(("all transports", overall, "#222222"))
     floor = _log_floor([x for _, d, _ in curves for x in cdf(d)[0]])
-    fig, ax = new_figure()
+    fig, ax = new_figure(10.0, 4.6)
     for name, d, colour in curves:
         xs, ps = cdf(d)
         xs = [max(x, floor) for x in xs]
@@ -136,7 +138,7 @@ def phases_plot(sim: SimInput, folder: Path) -> Plot | None:
     present = [p for p in SLA_PHASES if phases.get(p, {}).get("n")]
     if not present:
         return None
-    fig, ax = new_figure(8.0, 4.4)
+    fig, ax = new_figure(9.5, 4.6)
     stats = [box(phases[p], f"{p}\nn={phases[p]['n']}") for p in present]
     _boxes(ax, stats)
     lim = limits(sim.sla)
@@ -172,7 +174,7 @@ def depth_plot(sim: SimInput, folder: Path) -> Plot | None:
     )
     if not depths:
         return None
-    fig, ax = new_figure(7.0, 4.2)
+    fig, ax = new_figure(9.0, 4.4)
     _boxes(ax, [box(d, f"{depth}\nn={d['n']}") for depth, d in depths])
     _phase_lines(ax, sim, "time_to_halt", vertical=False)
     ax.plot([], [], "D", color="#1f4e79", markersize=4, label="maximum observed")
@@ -192,17 +194,18 @@ def spend_plot(sim: SimInput, folder: Path) -> Plot | None:
     """Work done between the click and the halt: per replication, and per agent."""
     runs = sim.data["runs"]
     rows = [r for r in sim.first_run.get("rows") or [] if "time_to_halt" in r.get("phases", {})]
-    fig, (left, right) = new_figure(10.0, 4.0, ncols=2)
+    fig, (left, right) = new_figure(11.0, 4.2, ncols=2)
     spends = [float(r.get("spend_after_click", 0.0)) for r in runs]
     counts = Counter(spends)
-    if len(counts) <= 40:  # few distinct totals (a fixed cost per action): one bar each
+    if len(counts) <= 12:  # a few distinct totals (a fixed cost per action): one bar each
         gaps = [b - a for a, b in itertools.pairwise(sorted(counts))]
         width = 0.8 * min(gaps) if gaps else 1.0
-        left.bar(
-            list(counts), list(counts.values()), width=width, color="#8cb4d9", edgecolor="#1f4e79"
-        )
+        left.bar(list(counts), list(counts.values()), width=width, color="#8cb4d9",
+                 edgecolor="#1f4e79")  # fmt: skip
     else:
-        left.hist(spends, bins=40, color="#8cb4d9", edgecolor="#1f4e79")
+        bins = min(40, max(10, round(2 * math.sqrt(len(spends)))))
+        left.hist(spends, bins=bins, color="#8cb4d9", edgecolor="#1f4e79")
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
     mean = sum(spends) / len(spends)
     left.axvline(mean, color="#1f4e79", linewidth=1.2, label=f"mean {mean:.3g}")
     limit = expected_limit(sim.data["expectations"], "max_spend_after_click")
@@ -247,7 +250,7 @@ def compliance_plot(sims: list[SimInput], folder: Path, name: str = "compliance"
     if not sims:
         return None
     height = 1.6 + 0.45 * len(sims)
-    fig, ax = new_figure(8.0, height)
+    fig, ax = new_figure(9.0, height)
     lows = []
     for i, sim in enumerate(sims):
         c = sim.summary["compliance"]

@@ -37,14 +37,14 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def sim_plots(sim: SimInput, folder: Path) -> list[Plot]:
-    from reports import plots, tree
+    from reports import plots, timeline, tree
 
     makers: list[Callable[[SimInput, Path], Plot | None]] = [
         lambda s, f: plots.cdf_plot(s, "time_to_halt", f),
         lambda s, f: plots.cdf_plot(s, "delivery", f),
         plots.phases_plot,
         plots.depth_plot,
-        tree.timeline_plot,
+        timeline.timeline_plot,
         tree.tree_plot,
         plots.spend_plot,
     ]

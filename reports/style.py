@@ -77,7 +77,7 @@ def styled() -> Iterator[None]:
         yield
 
 
-def new_figure(width: float = 7.5, height: float = 4.2, **subplots: Any) -> tuple[Figure, Any]:
+def new_figure(width: float = 9.5, height: float = 4.5, **subplots: Any) -> tuple[Figure, Any]:
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(**subplots)
     return fig, axes
@@ -88,6 +88,7 @@ def save(fig: Figure, folder: Path, name: str, title: str, caption: str) -> Plot
     folder.mkdir(parents=True, exist_ok=True)
     png, svg = folder / f"{name}.png", folder / f"{name}.svg"
     fig.savefig(png, format="png", metadata={"Software": None})
+    fig.set_layout_engine("none")  # laid out for the PNG already; keep it for the SVG
     fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
     fig.clear()
     return Plot(name, title, caption, png, svg)

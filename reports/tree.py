@@ -1,5 +1,5 @@
-"""Plots of the first replication's tree: agent state timelines and the tree
-coloured by time to halt, with a small tidy-tree layout (no graphviz).
+"""The first replication's tree coloured by time to halt, placed by a small
+tidy-tree layout (no graphviz), and the tree order the timeline reuses.
 """
 
 from __future__ import annotations
@@ -10,28 +10,19 @@ from typing import Any
 
 from matplotlib.collections import LineCollection
 from matplotlib.colors import LogNorm, Normalize
-from matplotlib.patches import Patch
 
-from killswitch.hierarchy import Hierarchy
 from reports.load import SimInput
 from reports.stats import halt_budget
 from reports.style import (
-    FAULT_COLOURS,
     MAXIMUM_STYLE,
-    STATE_COLOURS,
     TARGET_STYLE,
     Plot,
     new_figure,
     save,
-    transport_colour,
 )
-from sim.world import resolve_selector
 
-#: Trees up to this many agents get a state timeline (one row per agent).
-TIMELINE_LIMIT = 60
 #: Trees up to this many agents get the tree plot; results.json carries edges to 400.
 TREE_LIMIT = 400
-MARKERS = {"sse": "o", "websocket": "s", "poll": "^", "file": "D", "cascade": "v"}
 
 
 def agents_of(first_run: dict[str, Any]) -> list[str]:
@@ -182,108 +173,3 @@ def tree_plot(sim: SimInput, folder: Path) -> Plot | None:
         " budget: green target, red maximum, when in range)."
     )
     return save(fig, folder, f"{sim.label}-tree", title, caption)
-
-
-def _fault_rows(sim: SimInput, fault: dict[str, Any], agents: list[str]) -> list[str]:
-    edges = [tuple(e) for e in sim.first_run.get("edges") or []]
-    try:
-        h = Hierarchy.from_edges(edges, agents)
-        chosen: set[str] = set()
-        for selector in fault.get("agents") or ["all"]:
-            chosen.update(resolve_selector(h, str(selector)))
-        return [a for a in agents if a in chosen]
-    except (ValueError, KeyError, IndexError):
-        return agents  # cannot resolve: shade every row rather than none
-
-
-def timeline_plot(sim: SimInput, folder: Path) -> Plot | None:
-    first = sim.first_run
-    timeline = first.get("timeline") or {}
-    agents = agents_of(first)
-    if not timeline or not agents or len(agents) > TIMELINE_LIMIT:
-        return None
-    duration = float(sim.data["scenario"].get("duration_s") or 0)
-    ops = sorted(first.get("operator") or [], key=lambda o: float(o["at_s"]))
-    clicks = {f"op{i}": float(op["at_s"]) for i, op in enumerate(ops)}
-    events = [float(t[0]) for ts in timeline.values() for t in ts] + list(clicks.values())
-    events += [float(f["at_s"]) + float(f.get("duration_s", 0)) for f in first.get("faults", [])]
-    last = max(events, default=duration)
-    end = min(duration, last + max(5.0, 0.1 * last)) if duration else last * 1.1
-    row = {a: i for i, a in enumerate(agents)}
-    fig, ax = new_figure(11.0, 1.9 + 0.2 * len(agents))
-    seen = {str(t[k]) for ts in timeline.values() for t in ts for k in (1, 2)} | {"RUNNING"}
-    legend: list[Any] = [Patch(facecolor=c, label=s) for s, c in STATE_COLOURS.items() if s in seen]
-    for i, fault in enumerate(first.get("faults") or []):
-        start, width = float(fault["at_s"]), float(fault.get("duration_s", 0))
-        width = width if width > 0 else end / 200  # an instant fault still shows
-        colour = FAULT_COLOURS[i % len(FAULT_COLOURS)]
-        for a in _fault_rows(sim, fault, agents):
-            ax.broken_barh(
-                [(start, min(width, end - start))],
-                (row[a] - 0.5, 1.0),
-                facecolors=colour,
-                alpha=0.22,
-                hatch="//",
-                edgecolor=colour,
-                linewidth=0,
-                zorder=1,
-            )
-        label = f"fault: {fault['kind']} {start:g}-{start + width:g} s"
-        legend.append(Patch(facecolor=colour, alpha=0.35, hatch="//", label=label))
-    spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for agent in agents:
-        ts = timeline.get(agent, [])
-        state, since = (str(ts[0][1]) if ts else "RUNNING"), 0.0
-        for t, _old, new, _cause in ts:
-            spans[state].append((since, float(t) - since))
-            state, since = str(new), float(t)
-        spans[state].append((since, max(0.0, end - since)))
-        for s, bars in list(spans.items()):
-            ax.broken_barh(
-                bars, (row[agent] - 0.3, 0.6), facecolors=STATE_COLOURS.get(s, "#999"), zorder=2
-            )
-        spans.clear()
-    deliveries: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    for r in first.get("rows") or []:
-        p = r["phases"]
-        if r["agent"] in row and "delivery" in p and r["op"] in clicks:
-            at = clicks[r["op"]] + p.get("issuance", 0.0) + p["delivery"]
-            deliveries[r["via"] or "none"].append((at, row[r["agent"]]))
-    for via, points in sorted(deliveries.items()):
-        ax.scatter(
-            [t for t, _ in points],
-            [y for _, y in points],
-            marker=MARKERS.get(via, "o"),
-            s=22,
-            color=transport_colour(via),
-            edgecolors="black",
-            linewidths=0.5,
-            zorder=4,
-            label=f"delivered via {via}",
-        )
-    for i, op in enumerate(ops):
-        ax.axvline(
-            float(op["at_s"]),
-            color="black",
-            linestyle="--",
-            linewidth=1,
-            zorder=3,
-            label=f"{op['command']} clicked at {float(op['at_s']):g} s" if i < 4 else None,
-        )
-    ax.set_yticks(range(len(agents)), agents, fontsize=7 if len(agents) > 25 else 8)
-    ax.set_ylim(len(agents) - 0.5, -0.5)
-    ax.set_xlim(0, end)
-    ax.grid(axis="y", visible=False)
-    ax.set_xlabel("Virtual time (s)")
-    ax.set_ylabel("Agent (tree order)")
-    title = (
-        f"{sim.label}: agent states and deliveries (first replication, seed {first.get('seed')})"
-    )
-    ax.set_title(title)
-    legend += ax.get_legend_handles_labels()[0]
-    ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    caption = (
-        "One row per agent, parents above their children: its state over time, the deliveries"
-        " of the operator's commands (marker per transport) and the faults (hatched)."
-    )
-    return save(fig, folder, f"{sim.label}-timeline", title, caption)
