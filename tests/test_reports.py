@@ -232,3 +232,46 @@ def test_report_help_everywhere() -> None:
         result = runner.invoke(main, args)
         assert result.exit_code == 0 and "Usage:" in result.output, args
     assert "compare" in runner.invoke(main, ["report", "--help"]).output
+
+
+def _strip_cdf(node: object) -> None:
+    if isinstance(node, dict):
+        node.pop("cdf", None)
+        for value in node.values():
+            _strip_cdf(value)
+
+
+def test_large_tree_and_older_results_without_cdf_still_render(tmp_path: Path) -> None:
+    """Trees too large for per-agent rows get no tree or timeline plot; files from
+    before the compact CDF fall back to the percentiles they always carry."""
+    from reports import plots, timeline, tree
+    from reports.load import load_inputs
+    from reports.style import styled
+
+    data = load(faulty_results())
+    _strip_cdf(data["summary"])
+    for key in ("rows", "edges", "timeline"):
+        del data["first_run"][key]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    (sim,) = load_inputs([path])
+    with styled():
+        assert tree.tree_plot(sim, tmp_path) is None
+        assert timeline.timeline_plot(sim, tmp_path) is None
+        made = [
+            plots.cdf_plot(sim, "delivery", tmp_path),
+            plots.phases_plot(sim, tmp_path),
+            plots.depth_plot(sim, tmp_path),
+            plots.spend_plot(sim, tmp_path),
+        ]
+    for plot in made:
+        assert plot is not None and plot.png.stat().st_size > 10_000
+    assert "no per-agent rows" in svg_text(tmp_path / "faulty-spend.svg")
+
+
+def test_plots_are_byte_identical_when_rendered_again(tmp_path: Path) -> None:
+    render_reports([faulty_results()], tmp_path, ("html",))
+    again = sorted((tmp_path / "plots").glob("faulty-*"))
+    assert len(again) == 2 * len(PLOTS)
+    for path in again:
+        assert path.read_bytes() == (rendered() / "plots" / path.name).read_bytes(), path.name
