@@ -266,14 +266,6 @@ def compliance_plot(sims: list[SimInput], folder: Path, name: str = "compliance"
             capsize=4,
             label="compliance, 95% Wilson interval" if i == 0 else None,
         )
-        ax.annotate(
-            f"{100 * r:.2f}% (n={c['n']})",
-            (100 * r, i),
-            xytext=(0, 7),
-            textcoords="offset points",
-            ha="right" if r > 0.97 else "center",
-            fontsize=8,
-        )
         required = expected_limit(sim.data["expectations"], "min_sla_compliance")
         if required is not None:
             ax.vlines(
@@ -283,8 +275,12 @@ def compliance_plot(sims: list[SimInput], folder: Path, name: str = "compliance"
                 label="required minimum" if i == 0 else None,
                 **EXPECT_STYLE,
             )
-    ax.set_yticks(range(len(sims)), [s.label for s in sims])
-    ax.set_ylim(-0.7, len(sims) - 0.3)
+    ticks = [
+        f"{s.label}\n{100 * s.summary['compliance']['rate']:.2f}% of {s.summary['compliance']['n']}"
+        for s in sims
+    ]
+    ax.set_yticks(range(len(sims)), ticks)
+    ax.set_ylim(len(sims) - 0.3, -0.7)  # the first input on top
     ax.set_xlim(max(0.0, 100 * min(lows) - 3), 100.5)
     threshold = sims[0].summary["compliance"].get("threshold_s", 0)
     ax.set_xlabel(f"Pairs finished within the SLA maximum ({threshold:g} s total), %")
