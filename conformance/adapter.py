@@ -14,6 +14,8 @@ then any number of ``deliver``/``state``/``advance``/``restart`` calls.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal, Protocol, runtime_checkable
 
 ClockMode = Literal["injected", "wall"]
@@ -281,12 +284,7 @@ def load_object(target: str, what: str = "factory") -> Any:
             folder = str(path.resolve().parent)
             if folder not in sys.path:
                 sys.path.insert(0, folder)
-            spec = importlib.util.spec_from_file_location(f"_ks_user_{path.stem}", path)
-            if spec is None or spec.loader is None:
-                raise BadTarget(f"{what} {target!r}: cannot load {str(path)!r} as Python")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
+            module = _load_file(path.resolve())
         else:
             if os.getcwd() not in sys.path:
                 sys.path.insert(0, os.getcwd())
@@ -303,6 +301,19 @@ def load_object(target: str, what: str = "factory") -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise BadTarget(f"{what} {target!r}: {module_name!r} has no attribute {attr!r}") from None
+
+
+@functools.cache
+def _load_file(path: Path) -> ModuleType:
+    """Execute a Python file as a module, once per process (like an import)."""
+    name = "_ks_user_" + hashlib.sha256(str(path).encode()).hexdigest()[:12] + "_" + path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise BadTarget(f"cannot load {str(path)!r} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_factory(target: str) -> Factory:

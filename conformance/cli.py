@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -108,6 +109,12 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
     type=click.Path(dir_okay=False, path_type=Path),
     help="Replay one counterexample file against the implementation instead.",
 )
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to make the scratch directory for instances' state (default: /dev/shm"
+    " or the system temp); the scratch directory is removed afterwards.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No per-case progress on stderr.")
 def conform(
     impl: str | None,
@@ -123,6 +130,7 @@ def conform(
     timeout: float,
     patterns: tuple[str, ...],
     replay: Path | None,
+    work_dir: Path | None,
     quiet: bool,
 ) -> None:
     """Test a kill-switch listener against SPEC.md.
@@ -148,6 +156,7 @@ def conform(
             margin=margin,
             max_wait=max_wait,
             timeout=timeout,
+            work_dir=work_dir,
         )
     except BadInput as exc:
         raise click.UsageError(str(exc)) from None
@@ -176,6 +185,9 @@ def conform(
             paths = report.write_all(result, out, exit_code)
         except OSError as exc:
             raise click.UsageError(f"--out {out}: cannot write reports: {exc}") from None
+        log = setup.work_dir / "implementation.stderr.log"
+        if log.exists():
+            shutil.copy(log, out / log.name)
         click.echo(report.table(result))
         click.echo(f"Reports: {paths['json']}, {paths['junit']}, {paths['html']}")
     finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from killswitch import (
     Profile,
     SigningKey,
     TrustStore,
+    derive_signing_key,
 )
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -105,9 +107,7 @@ class ProfileDriver:
         )
 
     def _sample_key(self, algorithm: Algorithm) -> SigningKey:
-        from killswitch import derive_signing_key
-
-        return derive_signing_key("driver-sample", algorithm, "sample-key")
+        return _sample_key(algorithm)
 
     def _supported_algorithms(self) -> tuple[Algorithm, ...]:
         supported = []
@@ -195,9 +195,14 @@ class ProfileDriver:
 
     def resign(self, obj: dict[str, Any], key: SigningKey) -> bytes:
         """Wire bytes of ``obj`` with a signature by ``key`` that this profile accepts."""
+        if self.codec is None:
+            raise Unforgeable(f"profile {self.name!r}: its signature spelling is unknown")
         message = self.signed_bytes(obj)
-        if message is None or self.codec is None:
-            raise Unforgeable(f"profile {self.name!r}: cannot compute signed bytes for this object")
+        if message is None:
+            # The profile rejects this object whatever its signature (a user profile's
+            # decode refused it), so a signature over its serialised form serves.
+            unsigned = {k: v for k, v in obj.items() if k != "signature"}
+            message = self.from_dict(unsigned)
         signature = self.profile_signature(key, message)
         return self.from_dict(dict(obj, signature=self.sig_to_wire(signature)))
 
@@ -214,6 +219,11 @@ class ProfileDriver:
             return self.profile.verify(envelope, trust) is None
         except Exception:
             return False
+
+
+@functools.cache
+def _sample_key(algorithm: Algorithm) -> SigningKey:
+    return derive_signing_key("driver-sample", algorithm, "sample-key")
 
 
 class Unforgeable(Exception):

@@ -71,6 +71,8 @@ class Keyring:
         self.keys = {
             a: derive_signing_key(f"trusted-{seed}", a, KEY_IDS[a]) for a in self.algorithms
         }
+        # Deriving an RSA key parses a PEM fixture (milliseconds): derive each once.
+        self._forgers: dict[tuple[Algorithm, str | None], SigningKey] = {}
 
     @property
     def primary(self) -> SigningKey:
@@ -86,6 +88,12 @@ class Keyring:
 
     def attacker(self, algorithm: Algorithm, key_id: str | None = None) -> SigningKey:
         """A key of the same algorithm, with a trusted key's id but other material."""
+        cached = self._forgers.get((algorithm, key_id))
+        if cached is None:
+            cached = self._forgers[(algorithm, key_id)] = self._derive_attacker(algorithm, key_id)
+        return cached
+
+    def _derive_attacker(self, algorithm: Algorithm, key_id: str | None) -> SigningKey:
         real = self.keys[algorithm]
         wanted = key_id or real.key_id
         real_pem = real.verifying_key().public_pem()

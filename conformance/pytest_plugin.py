@@ -80,6 +80,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"killswitch conformance: {target}, seed {seed} (reproduce with {SEED}={seed})"
 
 
+@pytest.hookimpl(tryfirst=True)  # before -k/-m deselection sees the items
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:

@@ -35,7 +35,7 @@ class ReferenceAdapter:
 
     capabilities = Capabilities(
         clock="injected",
-        profiles=("v1", "seed"),
+        profiles=(),  # any: built-in or a user's Profile class (module:Class)
         algorithms=("Ed25519", "ES256", "RS256"),
         features=frozenset({"pause", "cascade", "watchdog"}),
         reasons=True,

@@ -15,6 +15,7 @@ listed in the report.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -135,7 +136,7 @@ def build_setup(
         raise BadInput(f"--clock must be one of {', '.join(CLOCK_MODES)}, got {clock!r}")
     if margin < 0 or max_wait < 0 or timeout <= 0:
         raise BadInput("--margin and --max-wait must be >= 0 and --timeout > 0")
-    work = work_dir or Path(tempfile.mkdtemp(prefix="killswitch-conform-"))
+    work = scratch_dir(work_dir)
     if impl is not None:
         try:
             factory = load_factory(impl)
@@ -191,6 +192,19 @@ def build_setup(
         margin=margin,
         max_wait=max_wait,
     )
+
+
+def scratch_dir(parent: Path | None = None) -> Path:
+    """A fresh directory (inside ``parent`` if given) for the run's state
+    directories, RAM-backed when possible: instances' state is thrown away
+    after each example, and on a disk the fsyncs of thousands of short-lived
+    stores would dominate the run time. Removed by :func:`cleanup`."""
+    if parent is None:
+        shm = Path("/dev/shm")
+        parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    else:
+        parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="killswitch-conform-", dir=parent))
 
 
 def _choose_profile(requested: str | None, capabilities: Capabilities) -> str:

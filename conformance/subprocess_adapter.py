@@ -90,7 +90,11 @@ class Process:
         return " | ".join(tail)
 
     def _died(self, what: str) -> ImplementationError:
-        code = self.proc.poll() if self.proc is not None else None
+        code = None
+        if self.proc is not None:
+            # Its stdout closed; give it a moment to finish exiting, for the exit code.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self.proc.wait(timeout=1.0)
         tail = self.stderr_tail()
         self.kill()
         detail = f" (exit code {code})" if code is not None else ""

@@ -1,0 +1,102 @@
+"""`killswitch conform` and `killswitch vectors` from the command line: reports,
+exit codes 0/1/2, and clear messages (never a traceback) for user mistakes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from killswitch_cli.main import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NAIVE = f"{EXAMPLES / 'naive_adapter.py'}:factory"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_conform_reference_writes_every_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = invoke(
+        "conform", "--impl", "conformance.reference:factory", "--level", "L2",
+        "--examples", "3", "--seed", "4", "--out", str(out), "-q",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "Highest level reached: L2 (requested L2)" in output
+    assert "KS-SIG-MUTATE" in output and "KS-120" in output
+    report = json.loads((out / "conformance.json").read_text())
+    assert report["schema"] == "killswitch.conformance/1"
+    assert report["level"] == {"requested": "L2", "reached": "L2"}
+    assert report["exit_code"] == 0 and report["seed"] == 4
+    assert report["clock"]["mode"] == "injected"
+    assert {c["verdict"] for c in report["cases"]} <= {"PASS", "INFORMATIONAL", "UNSUPPORTED"}
+    suite = ET.parse(out / "junit.xml").getroot()
+    assert suite.tag == "testsuite" and int(suite.get("tests", "0")) == len(report["cases"])
+    page = (out / "conformance.html").read_text()
+    assert page.startswith("<!doctype html>") and "KS-SIG-MUTATE" in page
+    assert "<script" not in page and "http" not in page.split("<body>")[1]
+    assert "PRIVATE KEY" not in (out / "conformance.json").read_text()
+
+
+def test_conform_naive_exits_1_with_counterexamples_that_replay(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = invoke(
+        "conform", "--impl", NAIVE, "--level", "L1", "--examples", "5", "--out", str(out), "-q",
+    )  # fmt: skip
+    assert code == 1
+    assert "Highest level reached: none (requested L1)" in output
+    assert "clock wall" in output and "Wall-clock mode changed" in output
+    counterexample = out / "counterexamples" / "KS-TARGET-ASSET.json"
+    document = json.loads(counterexample.read_text())
+    assert document["schema"] == "killswitch.counterexample/1"
+    assert "PRIVATE KEY" not in counterexample.read_text()
+    code, output = invoke("conform", "--impl", NAIVE, "--replay", str(counterexample))
+    assert code == 1 and "still fails" in output
+    code, output = invoke(
+        "conform", "--impl", "conformance.reference:factory", "--profile", "seed",
+        "--clock", "wall", "--replay", str(counterexample),
+    )  # fmt: skip
+    assert code == 0 and "no longer fails" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give exactly one of --impl MODULE:FACTORY or --cmd COMMAND"),
+        (["--impl", "x:f", "--cmd", "y"], "give exactly one of"),
+        (["--impl", "no_such_module_here:factory"], "module 'no_such_module_here' not found"),
+        (["--impl", "conformance.reference:nope"], "has no attribute 'nope'"),
+        (["--impl", "conformance.reference"], "must look like module:callable"),
+        (["--impl", "missing/file.py:factory"], "no such file"),
+        (["--impl", "conformance.reference:factory", "--profile", "bogus"], "unknown profile"),
+        (["--impl", NAIVE, "--profile", "v1"], "speaks only seed"),
+        (["--impl", "conformance.reference:factory", "--level", "L9"], "L9"),
+        (["--impl", "conformance.reference:factory", "--examples", "0"], "--examples"),
+        (["--cmd", "/nonexistent/listener-binary"], "could not start"),
+        (["--cmd", "'unbalanced"], "No closing quotation"),
+        (["--impl", "conformance.reference:factory", "--replay", "/no/such.json"], "cannot read"),
+        (["--impl", "conformance.reference:factory", "--case", "NOPE-*"], "matches no case"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(args: list[str], message: str) -> None:
+    code, output = invoke("conform", *args)
+    assert code == 2, output
+    assert message in output
+    assert "Traceback" not in output
+
+
+def test_vectors_bad_output_path_exits_2() -> None:
+    code, output = invoke("vectors", "--profile", "v1", "-o", "/nonexistent/dir/v.json")
+    assert code == 2 and "cannot write" in output and "Traceback" not in output
+
+
+def test_help_for_both_commands() -> None:
+    for command in ("conform", "vectors"):
+        code, output = invoke(command, "--help")
+        assert code == 0 and "Usage:" in output
