@@ -60,6 +60,9 @@ class Setup:
     max_wait: float = 5.0
     #: Hypothesis settings profile name (``ci``/``thorough``) the examples came from.
     hypothesis_profile: str | None = None
+    #: Counters over the run (for figures): test examples started, deliveries made.
+    examples_run: int = 0
+    deliveries: int = 0
 
     @property
     def profile_name(self) -> str:
@@ -143,6 +146,7 @@ class Instance:
         ctx.record(step)
         if before is None:
             before = self.state(to)
+        ctx.setup.deliveries += 1
         result = self._call("deliver", self.impl.deliver, raw, when, via, to)
         observation = _as_observation(result)
         state = self._check_state(observation.state, "deliver")
@@ -225,6 +229,7 @@ class Context:
 
     def begin_example(self) -> None:
         """Start a fresh example: no instance, clock at its start, empty transcript."""
+        self.setup.examples_run += 1
         self.close()
         self.clock.reset()
         self._steps = []
