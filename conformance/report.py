@@ -121,6 +121,12 @@ def table(run: RunResult) -> str:
     if fields:
         listed = ", ".join(f"{f['field']} ({f['why']})" for f in fields)
         lines.append(f"Changeable without detection: {listed}")
+    limited = [r for r in run.results if r.limitation in ("profile", "clock")]
+    if limited:
+        lines.append("Limitations (not failures of the implementation):")
+        lines += [
+            textwrap.shorten(f"    {r.case.id}: {r.detail}", 220, placeholder=" …") for r in limited
+        ]
     for r in run.results:
         if r.verdict in (Verdict.FAIL, Verdict.NON_STRICT, Verdict.INFORMATIONAL):
             head = f"{r.verdict.value} {r.case.id}: "

@@ -134,7 +134,9 @@ def wrong_key(ctx: Context) -> None:
 def unknown_key(ctx: Context) -> None:
     if not ctx.setup.driver.has_key_id:
         raise Unsupported(
-            f"profile limitation: the {ctx.setup.profile_name} profile has no key ids", "profile"
+            f"profile limitation ({', '.join(ctx.requirements)}): the {ctx.setup.profile_name}"
+            " profile has no key ids",
+            "profile",
         )
     kind = effect_kind(ctx)
     inst = ctx.open()
