@@ -37,7 +37,14 @@ def _init_worker(scenario: Scenario) -> None:
 
 def _work(seed: int) -> RunResult:
     assert _scenario is not None, "worker started without a scenario"
-    return run_once(_scenario, seed)
+    return _later(run_once(_scenario, seed))
+
+
+def _later(result: RunResult) -> RunResult:
+    """A replication after the first: its per-agent timeline is never used (only
+    the first run's is plotted) and was half of what a worker sends back."""
+    result.timeline = {}
+    return result
 
 
 def run_replications(
@@ -47,7 +54,8 @@ def run_replications(
     first_trace: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[RunResult]:
-    """Yield one result per seed, in order. The first replication writes its trace."""
+    """Yield one result per seed, in order. The first replication writes its trace
+    and is the only one that keeps its per-agent timeline."""
     if not seeds:
         return
     first = run_once(scenario, seeds[0], first_trace)
@@ -57,7 +65,7 @@ def run_replications(
     rest = seeds[1:]
     if jobs <= 1 or len(rest) < 2:
         for seed in rest:
-            result = run_once(scenario, seed)
+            result = _later(run_once(scenario, seed))
             if progress:
                 progress(1)
             yield result
