@@ -18,5 +18,5 @@ T = TypeVar("T")
 def build(cls: type[T], **fields: Any) -> T:
     """An instance of the frozen, non-slotted dataclass ``cls`` with ``fields`` (all of them)."""
     instance = object.__new__(cls)
-    instance.__dict__.update(fields)
+    object.__setattr__(instance, "__dict__", fields)  # ``fields`` is a fresh dict per call
     return instance

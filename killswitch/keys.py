@@ -47,12 +47,10 @@ class Algorithm(enum.Enum):
     @classmethod
     def from_wire(cls, name: object) -> Algorithm | None:
         """The algorithm for a wire name, or None (``none``, unknown, wrong type)."""
-        if not isinstance(name, str):
-            return None
-        try:
-            return cls(name)
-        except ValueError:
-            return None
+        return _BY_WIRE_NAME.get(name) if isinstance(name, str) else None
+
+
+_BY_WIRE_NAME = {algorithm.value: algorithm for algorithm in Algorithm}
 
 
 def _verify_ecdsa(key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> None:

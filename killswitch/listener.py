@@ -90,7 +90,7 @@ class Listener:
         if not self._is_for_me(command):
             return Rejected(Reason.NOT_FOR_THIS_AGENT, command.target_instance_id)
         policy = self.policy
-        issued, expires = command.issued_at_s, command.expires_at_s
+        issued, expires = command.issued_at.timestamp(), command.expires_at.timestamp()
         if expires <= issued:
             return Rejected(Reason.MALFORMED, "expires_at is not after issued_at")
         if expires - issued > policy.max_lifetime_s:
@@ -101,8 +101,9 @@ class Listener:
             return Rejected(Reason.NOT_YET_VALID)
         if now >= expires + policy.clock_skew_s:
             return Rejected(Reason.EXPIRED)
-        self.store.prune(now)
-        if self.store.is_seen(command.command_id, command.nonce):
+        store = self.store
+        store.prune(now)
+        if store.is_seen(command.command_id, command.nonce):
             return Rejected(Reason.REPLAY)
         # Authentic, for this agent, within its validity window and never seen: only
         # the control plane can have sent it just now, so it feeds the watchdog. (An

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -41,6 +41,7 @@ from killswitch.profiles.base import (
     load_object,
     req_str,
 )
+from killswitch.profiles.v1_fast import decode_canonical
 
 DOMAIN = b"killswitch/v1\n"
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -56,7 +57,7 @@ FIELDS = frozenset(
 )  # fmt: skip
 _RFC3339 = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)\Z"
-)
+).match
 _MAX_STR = 1024
 _COMMAND_TYPES = {t.value: t for t in CommandType}
 _STRING_FIELDS = (
@@ -91,8 +92,12 @@ def format_time(value: datetime) -> str:
 
 
 def parse_time(obj: dict[str, Any], name: str) -> datetime:
-    text = req_str(obj, name)
-    if not _RFC3339.match(text):
+    """``obj[name]`` as an aware datetime (RFC 3339 with a zone), or MalformedCommand."""
+    return _time(req_str(obj, name), name)
+
+
+def _time(text: str, name: str) -> datetime:
+    if not _RFC3339(text):
         raise MalformedCommand(
             f"field {name!r} must be RFC 3339 with a zone (Z or +hh:mm), got {text!r}"
         )
@@ -113,11 +118,11 @@ def unhex(text: str) -> bytes:
     return data
 
 
-def _strict_int(obj: dict[str, Any], name: str) -> int:
-    value = obj.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value >= 2**63:
-        raise MalformedCommand(f"field {name!r} must be an integer in [0, 2^63), got {value!r}")
-    return value
+_INT_LIMIT = 2**63
+
+
+def _bad_int(name: str, value: object) -> NoReturn:
+    raise MalformedCommand(f"field {name!r} must be an integer in [0, 2^63), got {value!r}")
 
 
 class V1Profile(Profile):
@@ -173,6 +178,21 @@ class V1Profile(Profile):
         # names and lone surrogates are refused before that (KS-062, KS-066):
         # a careless or hostile signer can sign them, and then the signed bytes
         # would not encode exactly the values acted on.
+        if type(raw) is bytes:
+            fast = decode_canonical(raw)
+            if fast is not None:  # the plain canonical form (v1_fast.py)
+                command, algorithm, signature, signed = fast
+                return build(
+                    Envelope,
+                    command=command,
+                    algorithm=algorithm,
+                    signature=signature,
+                    signed_bytes=DOMAIN + signed,
+                )
+        return self.decode_strict(raw)
+
+    def decode_strict(self, raw: bytes) -> Envelope:
+        """The general decoder: any JSON, checked field by field (the fast path's referee)."""
         obj = load_object(raw)
         if obj.keys() != FIELDS:
             missing = sorted(FIELDS - obj.keys())
@@ -199,27 +219,38 @@ class V1Profile(Profile):
         # Only a \u escape can carry a lone surrogate (UTF-8 cannot encode one).
         if b"\\u" in raw and _has_lone_surrogate(obj):
             raise MalformedCommand("a string field holds a lone surrogate (not UTF-8)")
-        command = build(
-            Command,
-            command_id=obj["command_id"],
-            command_type=_COMMAND_TYPES.get(obj["command_type"]) or command_type(obj),
-            target_instance_id=obj["target_instance_id"],
-            target_asset_id=asset,
-            issued_by=obj["issued_by"],
-            issued_at=parse_time(obj, "issued_at"),
-            expires_at=parse_time(obj, "expires_at"),
-            reason=reason,
-            cascade=cascade,
-            grace_period_seconds=_strict_int(obj, "grace_period_seconds"),
-            nonce=obj["nonce"],
-            key_id=obj["key_id"],
-            sequence=_strict_int(obj, "sequence"),
-        )
+        grace, sequence = obj["grace_period_seconds"], obj["sequence"]
+        if type(grace) is not int or not 0 <= grace < _INT_LIMIT:
+            _bad_int("grace_period_seconds", grace)
+        if type(sequence) is not int or not 0 <= sequence < _INT_LIMIT:
+            _bad_int("sequence", sequence)
+        kind = _COMMAND_TYPES.get(obj["command_type"]) or command_type(obj)
         text = obj["signature"]
         signature = unhex(text)
         head, found, tail = raw.partition(b',"signature":"' + text.encode("ascii") + b'"')
         if not found or found in tail:
             raise MalformedCommand("the signature member is not where the canonical form puts it")
+        command = object.__new__(Command)
+        # One assignment instead of thirteen frozen __setattr__ calls (see killswitch._fast).
+        object.__setattr__(
+            command,
+            "__dict__",
+            {
+                "command_id": obj["command_id"],
+                "command_type": kind,
+                "target_instance_id": obj["target_instance_id"],
+                "issued_by": obj["issued_by"],
+                "issued_at": _time(obj["issued_at"], "issued_at"),
+                "expires_at": _time(obj["expires_at"], "expires_at"),
+                "nonce": obj["nonce"],
+                "reason": reason,
+                "target_asset_id": asset,
+                "cascade": cascade,
+                "grace_period_seconds": grace,
+                "key_id": obj["key_id"],
+                "sequence": sequence,
+            },
+        )
         return build(
             Envelope,
             command=command,
