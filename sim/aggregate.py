@@ -93,6 +93,8 @@ def describe(values: array[float], limits: tuple[float, float] | None = None) ->
 class CheckTally:
     failed_runs: int = 0
     violations: int = 0
+    #: The most violations in any one replication.
+    worst_run: int = 0
     first_failure: dict[str, Any] | None = None
 
 
@@ -157,6 +159,7 @@ class Summary:
         if not check.passed:
             tally.failed_runs += 1
             tally.violations += check.violations
+            tally.worst_run = max(tally.worst_run, check.violations)
             if tally.first_failure is None:
                 tally.first_failure = {"seed": seed, "detail": check.detail}
 
@@ -194,6 +197,7 @@ class Summary:
                     "passed_runs": self.runs - t.failed_runs,
                     "failed_runs": t.failed_runs,
                     "violations": t.violations,
+                    "worst_run": t.worst_run,
                     "first_failure": t.first_failure,
                 }
                 for name, t in self.checks.items()

@@ -162,6 +162,7 @@ def test_compliance_counts_pairs_within_the_total_maximum() -> None:
         "passed_runs": 1,
         "failed_runs": 1,
         "violations": 2,
+        "worst_run": 2,
         "first_failure": {"seed": 2, "detail": "detail"},
     }
     assert out["checks"]["terminate_final"]["failed_runs"] == 0
