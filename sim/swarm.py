@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from sim.rng import Dist, derive_seed
 from sim.runner import RunResult, run_once
-from sim.scenario import Fault, FaultKind, Scenario
+from sim.scenario import Fault, FaultKind, Scenario, TransportName
 
 KINDS: tuple[FaultKind, ...] = (
     "partition",
@@ -27,6 +27,7 @@ KINDS: tuple[FaultKind, ...] = (
     "replay_attack",
     "modify_attack",
     "forged_flood",
+    "transport_outage",
 )
 
 
@@ -69,6 +70,10 @@ def draw_faults(seed: int, scenario: Scenario) -> list[Fault]:
                 field_name=name,
                 field_value=value,
             )
+        elif kind == "transport_outage":
+            transports: list[TransportName] = ["sse", "websocket", "poll"]
+            transport = transports[rng.randrange(len(transports))]
+            fault = Fault(kind, at_s=at, duration_s=duration, agents=agents, transport=transport)
         elif kind == "forged_flood":
             fault = Fault(
                 kind, at_s=at, duration_s=duration, agents=agents, rate_per_s=rng.uniform(1, 50)
