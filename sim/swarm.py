@@ -10,25 +10,15 @@ command, because the fault mix is a pure function of the seed.
 from __future__ import annotations
 
 import random
+import typing
 from dataclasses import replace
 
 from sim.rng import Dist, derive_seed
 from sim.runner import RunResult, run_once
 from sim.scenario import Fault, FaultKind, Scenario, TransportName
 
-KINDS: tuple[FaultKind, ...] = (
-    "partition",
-    "half_open",
-    "cp_crash",
-    "agent_crash",
-    "clock_skew",
-    "slow_cleanup",
-    "key_rotation",
-    "replay_attack",
-    "modify_attack",
-    "forged_flood",
-    "transport_outage",
-)
+#: Every fault kind the scenario schema knows, in its order.
+KINDS: tuple[FaultKind, ...] = typing.get_args(FaultKind)
 
 
 def swarm_seed(master: int, index: int) -> int:
