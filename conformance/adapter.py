@@ -61,6 +61,11 @@ class Capabilities:
     reasons: bool = False
     #: A name for reports.
     name: str = ""
+    #: With the ``watchdog`` feature: the timeout T its watchdog always uses, for an
+    #: implementation that cannot take T from ``Config.policy`` (None: it can, and
+    #: the harness picks T per case). Turning the watchdog on and off still follows
+    #: ``policy.watchdog_timeout_s`` being set or None (SPEC.md KS-180).
+    watchdog_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCK_MODES:
@@ -68,6 +73,7 @@ class Capabilities:
         unknown = set(self.features) - FEATURES.keys()
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; known: {sorted(FEATURES)}")
+        _check_timeout(self.watchdog_timeout_s, "watchdog_timeout_s")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +84,7 @@ class Capabilities:
             "features": sorted(self.features),
             "transports": list(self.transports),
             "reasons": self.reasons,
+            "watchdog_timeout_s": self.watchdog_timeout_s,
         }
 
     @classmethod
@@ -98,6 +105,7 @@ class Capabilities:
         name = obj.get("name", "")
         if not isinstance(reasons, bool) or not isinstance(name, str):
             raise ValueError(f"{where}.reasons must be a boolean and {where}.name a string")
+        fixed = _check_timeout(obj.get("watchdog_timeout_s"), f"{where}.watchdog_timeout_s")
         return cls(
             clock=clock,
             profiles=strings("profiles", ()),
@@ -106,7 +114,17 @@ class Capabilities:
             transports=strings("transports", base.transports),
             reasons=reasons,
             name=name,
+            watchdog_timeout_s=fixed,
         )
+
+
+def _check_timeout(value: object, where: str) -> float | None:
+    """A positive number of seconds, or None; a ValueError names ``where`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{where} must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -172,6 +190,11 @@ class Config:
     #: Parent -> child edges of the agent tree rooted at ``instance_id`` (only
     #: with the ``cascade`` feature; empty otherwise).
     hierarchy: tuple[tuple[str, str], ...] = ()
+    #: Key ids that are revoked (SPEC.md KS-070): a command naming one, or signed
+    #: by a key listed under one, must be rejected as if the key were unknown, even
+    #: when ``trusted_keys`` still lists a key with that id (revocation wins: a
+    #: revoked id is never trusted again). Optional; empty by default.
+    revoked_key_ids: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], state_dir: str | None = None) -> Config:
@@ -189,6 +212,7 @@ class Config:
             profile=obj["profile"],
             start_time=obj["start_time"],
             hierarchy=tuple((p, c) for p, c in obj.get("hierarchy", [])),
+            revoked_key_ids=tuple(obj.get("revoked_key_ids", [])),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -202,6 +226,7 @@ class Config:
             "profile": self.profile,
             "start_time": self.start_time,
             "hierarchy": [list(edge) for edge in self.hierarchy],
+            "revoked_key_ids": list(self.revoked_key_ids),
         }
 
 
@@ -216,6 +241,10 @@ class Observation:
     reason: str | None
     #: The addressed agent's state after the delivery (one of :data:`STATES`).
     state: str
+    #: The addressed agent's hard-kill deadline after the delivery (POSIX seconds),
+    #: if the implementation exposes it; None otherwise or when there is none.
+    #: Optional: when given, the harness checks it (SPEC.md KS-023).
+    hard_kill_at: float | None = None
 
 
 @runtime_checkable

@@ -31,6 +31,7 @@ CASE_MODULES = (
     "conformance.cases.time",
     "conformance.cases.replay",
     "conformance.cases.statemachine",
+    "conformance.cases.watchdog",
     "conformance.cases.cascade",
     "conformance.cases.robustness",
     "conformance.cases.timing",

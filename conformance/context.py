@@ -80,6 +80,8 @@ class Obs:
     reason: str | None
     state: str
     before: str | None
+    #: The hard-kill deadline the implementation reported, if it exposes one.
+    hard_kill_at: float | None = None
 
     @property
     def effective(self) -> bool:
@@ -152,13 +154,20 @@ class Instance:
         state = self._check_state(observation.state, "deliver")
         if observation.accepted is not None and not isinstance(observation.accepted, bool):
             raise ImplementationError(f"deliver reported accepted={observation.accepted!r}")
+        deadline = observation.hard_kill_at
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, int | float)
+        ):
+            raise ImplementationError(f"deliver reported hard_kill_at={deadline!r}")
         step["observed"] = {
             "accepted": observation.accepted,
             "reason": observation.reason,
             "state": state,
         }
+        if deadline is not None:
+            step["observed"]["hard_kill_at"] = deadline
         self.known[agent] = state
-        return Obs(observation.accepted, observation.reason, state, before)
+        return Obs(observation.accepted, observation.reason, state, before, deadline)
 
     def state(self, agent: str | None = None) -> str:
         step: dict[str, Any] = {"op": "state", "agent": agent}
@@ -192,12 +201,18 @@ def _as_observation(result: object) -> Observation:
         return result
     if isinstance(result, dict):
         try:
-            return Observation(result.get("accepted"), result.get("reason"), result["state"])
+            return Observation(
+                result.get("accepted"),
+                result.get("reason"),
+                result["state"],
+                result.get("hard_kill_at"),
+            )
         except KeyError:
             raise ImplementationError(f"deliver returned {result!r} without 'state'") from None
     fields = ("accepted", "reason", "state")
     if all(hasattr(result, f) for f in fields):
-        return Observation(*(getattr(result, f) for f in fields))
+        accepted, reason, state = (getattr(result, f) for f in fields)
+        return Observation(accepted, reason, state, getattr(result, "hard_kill_at", None))
     raise ImplementationError(f"deliver returned {type(result).__name__}, not an Observation")
 
 
@@ -246,6 +261,7 @@ class Context:
         trusted: Iterable[TrustedKey] | None = None,
         hierarchy: tuple[tuple[str, str], ...] = (),
         asset_id: str | None = ASSET_ID,
+        revoked: Iterable[str] = (),
     ) -> Instance:
         """A new implementation object, started on an empty state directory.
 
@@ -266,6 +282,7 @@ class Context:
             profile=setup.profile_name,
             start_time=self.clock.now(),
             hierarchy=hierarchy,
+            revoked_key_ids=tuple(revoked),
         )
         self._configs.append(config.to_json())
         self.record({"op": "start", "config": len(self._configs) - 1})

@@ -72,7 +72,7 @@ class Keyring:
             a: derive_signing_key(f"trusted-{seed}", a, KEY_IDS[a]) for a in self.algorithms
         }
         # Deriving an RSA key parses a PEM fixture (milliseconds): derive each once.
-        self._forgers: dict[tuple[Algorithm, str | None], SigningKey] = {}
+        self._derived: dict[tuple[Algorithm, str | None], SigningKey] = {}
 
     @property
     def primary(self) -> SigningKey:
@@ -88,9 +88,9 @@ class Keyring:
 
     def attacker(self, algorithm: Algorithm, key_id: str | None = None) -> SigningKey:
         """A key of the same algorithm, with a trusted key's id but other material."""
-        cached = self._forgers.get((algorithm, key_id))
+        cached = self._derived.get((algorithm, key_id))
         if cached is None:
-            cached = self._forgers[(algorithm, key_id)] = self._derive_attacker(algorithm, key_id)
+            cached = self._derived[(algorithm, key_id)] = self._derive_attacker(algorithm, key_id)
         return cached
 
     def _derive_attacker(self, algorithm: Algorithm, key_id: str | None) -> SigningKey:
@@ -102,6 +102,22 @@ class Keyring:
             if candidate.verifying_key().public_pem() != real_pem:
                 return candidate
         raise RuntimeError("no attacker key distinct from the trusted one")  # >= 2 RSA fixtures
+
+    def another(self, algorithm: Algorithm, key_id: str) -> SigningKey:
+        """A further control-plane key (rotation, revocation) under ``key_id``, with
+        material distinct from the run's trusted keys (RS256 keys come from a few
+        bundled fixtures, so a derivation can repeat one)."""
+        cached = self._derived.get((algorithm, "another:" + key_id))
+        if cached is None:
+            taken = {k.verifying_key().public_pem() for k in self.keys.values()}
+            for n in range(64):
+                candidate = derive_signing_key(f"another-{self.seed}-{n}", algorithm, key_id)
+                if candidate.verifying_key().public_pem() not in taken:
+                    break
+            else:
+                raise RuntimeError("no key distinct from the trusted ones")
+            cached = self._derived[(algorithm, "another:" + key_id)] = candidate
+        return cached
 
     def stranger(self, algorithm: Algorithm) -> SigningKey:
         """A key whose id the implementation was never told about."""

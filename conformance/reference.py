@@ -62,6 +62,8 @@ class ReferenceAdapter:
             VerifyingKey.from_pem(k.key_id, k.public_pem, Algorithm(k.algorithm))
             for k in config.trusted_keys
         )
+        for key_id in config.revoked_key_ids:
+            trust.revoke(key_id)  # revocation wins over a listed key (SPEC.md KS-070)
         hints = config.policy
         policy = Policy(
             clock_skew_s=hints.clock_skew_s,
@@ -98,6 +100,9 @@ class ReferenceAdapter:
         now = self._clock(now)
         self._now = max(self._now, now)
         agent = to or config.instance_id
+        # Time passed up to `now` before the bytes arrived: a watchdog or grace
+        # deadline due by then fires first (with the wall clock, nothing else ticks).
+        self.advance(now)
         listener = self._listeners[agent]
         decision = listener.receive(raw, now=now, via=via)
         if isinstance(decision, Accepted):
@@ -106,8 +111,10 @@ class ReferenceAdapter:
                 for step in cascade_plan(self._hierarchy, agent, command):
                     if step.agent_id != agent:
                         self._listeners[step.agent_id].apply_cascade(command, now=now)
-            return Observation(True, None, listener.state.value)
-        return Observation(False, decision.reason.value, listener.state.value)
+            return Observation(True, None, listener.state.value, listener.hard_kill_at)
+        return Observation(
+            False, decision.reason.value, listener.state.value, listener.hard_kill_at
+        )
 
     def state(self, agent: str | None = None) -> str:
         listener = self._listeners[agent or self._require().instance_id]

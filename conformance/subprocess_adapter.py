@@ -239,7 +239,13 @@ class SubprocessImplementation:
             },
             "deliver_ok",
         )
-        return Observation(reply.get("accepted"), reply.get("reason"), reply.get("state"))  # type: ignore[arg-type]
+        # Values are checked by the context (conformance.context.Instance.deliver).
+        return Observation(
+            reply.get("accepted"),
+            reply.get("reason"),
+            reply.get("state"),  # type: ignore[arg-type]
+            reply.get("hard_kill_at"),
+        )
 
     def state(self, agent: str | None = None) -> str:
         return self._send({"type": "state", "agent": agent}, "state_ok").get("state")  # type: ignore[return-value]

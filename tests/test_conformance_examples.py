@@ -46,8 +46,10 @@ NAIVE_FAILS = {
     "KS-STATE-STALE-RESUME",
     "KS-STATE-MACHINE",
     "KS-ORDER-PERMUTE",
-    # A single public key: a second active key is not trusted (KS-070).
+    # Trusts the first listed key only: a second active key is not trusted, and a
+    # revoked key listed first is (KS-070).
     "KS-KEY-ROTATION",
+    "KS-KEY-REVOKED",
 }
 
 #: Checks the naive listener does get right (the seed verifies its six fields properly).
@@ -55,6 +57,8 @@ NAIVE_PASSES = {
     "KS-L1-KILL",
     "KS-L1-KILL-60S",
     "KS-STATE-TERMINATE-FINAL",
+    # TERMINATE goes straight to TERMINATED: no deadline for a second one to move.
+    "KS-STATE-TERMINATE-DEADLINE",
     "KS-VALID-ACCEPT",
     "KS-TRUST-NONE",
     "KS-SIG-WRONG-KEY",
@@ -118,6 +122,8 @@ def test_naive_unsupported_cases_name_the_reason(naive: RunResult) -> None:
     assert unsupported["KS-SIG-TAMPER-cascade"].limitation == "profile"
     assert "KS-071" in unsupported["KS-SIG-TAMPER-cascade"].detail
     assert unsupported["KS-REASONS"].limitation == "capability"
+    for case in ("KS-WATCHDOG", "KS-WATCHDOG-OFF", "KS-WATCHDOG-FED", "KS-WATCHDOG-NOT-FED"):
+        assert unsupported[case].limitation == "capability"  # the seed has no watchdog
 
 
 node_missing = shutil.which("node") is None
@@ -135,8 +141,10 @@ def test_node_example_passes_at_h(tmp_path: Path) -> None:
         assert failed == {}
         assert result.level_reached == "H"
         unsupported = {r.case.id for r in result.results if r.verdict is Verdict.UNSUPPORTED}
-        assert unsupported == {"KS-WATCHDOG"}  # the example does not offer one
-        assert verdicts(result)["KS-REASONS"] is Verdict.PASS
+        assert unsupported == set()  # it offers the watchdog too
+        by_id = verdicts(result)
+        for case in ("KS-REASONS", "KS-WATCHDOG-NOT-FED", "KS-KEY-REVOKED"):
+            assert by_id[case] is Verdict.PASS, case
     finally:
         cleanup(setup)
 
@@ -147,5 +155,22 @@ def test_node_example_agrees_with_every_v1_vector() -> None:
     try:
         ctx = Context(setup, "vectors", 0)
         assert check(build("v1", 0), lambda key: ctx.open(trusted=(key,))) == []
+    finally:
+        cleanup(setup)
+
+
+@needs_node
+def test_node_example_reports_the_hard_kill_deadline_it_keeps() -> None:
+    setup = build_setup(impl=None, cmd=NODE, profile="v1", clock=None, seed=0, examples=1)
+    try:
+        ctx = Context(setup, "deadline", 0)
+        inst = ctx.open()
+        first = inst.deliver(ctx.sign("TERMINATE", grace_period_seconds=30))
+        assert first.state == "TERMINATING"
+        assert first.hard_kill_at == ctx.now() + 30
+        ctx.wait(5)
+        second = inst.deliver(ctx.sign("TERMINATE", grace_period_seconds=30))
+        assert (second.accepted, second.reason) == (False, "ALREADY_TERMINATED")
+        assert second.hard_kill_at == first.hard_kill_at
     finally:
         cleanup(setup)

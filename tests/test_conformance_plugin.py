@@ -21,7 +21,7 @@ def test_plugin_runs_the_suite_as_test_items(pytester: pytest.Pytester) -> None:
         "--killswitch-seed=1234",
         "-v",
     )  # fmt: skip
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines(
         [
             "*killswitch conformance: conformance.reference:factory, seed 1234*",

@@ -17,6 +17,7 @@ from conformance.catalog import Case, case, generator
 from conformance.context import ASSET_ID, INSTANCE_ID, OTHER_ASSET, OTHER_INSTANCE, Context, Setup
 from conformance.driver import P256_ORDER, der_to_raw, raw_to_der
 from conformance.hypo import forall
+from conformance.keyring import trusted_key
 from conformance.outcome import Unsupported
 from conformance.requirements import SIGNED_IN_EVERY_PROFILE
 from killswitch import Algorithm, Command
@@ -154,14 +155,11 @@ def unknown_key(ctx: Context) -> None:
     level="H",
 )
 def key_rotation(ctx: Context) -> None:
-    from conformance.keyring import trusted_key
-    from killswitch import derive_signing_key
-
     keyring = ctx.setup.keyring
     algorithm = keyring.primary.algorithm
     kind = effect_kind(ctx)
     current = keyring.primary
-    following = derive_signing_key(f"next-{keyring.seed}", algorithm, current.key_id + "-next")
+    following = keyring.another(algorithm, current.key_id + "-next")
     trusted = (*keyring.trusted(), trusted_key(following))
     for key in (current, following):
         inst = ctx.open(trusted=trusted)
@@ -169,6 +167,26 @@ def key_rotation(ctx: Context) -> None:
         ctx.expect_accepted(
             obs, f"a {kind} signed with {key.key_id} while two {algorithm.value} keys are trusted"
         )
+
+
+@case(
+    "KS-KEY-REVOKED",
+    "A command signed with a revoked key is rejected; the other trusted keys still work",
+    level="H",
+)
+def key_revoked(ctx: Context) -> None:
+    keyring = ctx.setup.keyring
+    current = keyring.primary
+    kind = effect_kind(ctx)
+    old = keyring.another(current.algorithm, current.key_id + "-retired")
+    # After a rotation the retired key may still be listed (here first, being older)
+    # while its id is revoked: revocation wins (KS-070: a revoked id is never trusted).
+    trusted = (trusted_key(old), *keyring.trusted())
+    inst = ctx.open(trusted=trusted, revoked=(old.key_id,))
+    obs = inst.deliver(ctx.setup.driver.encode(ctx.command(kind, key=old), old))
+    ctx.expect_rejected(obs, f"a {kind} signed with {old.key_id}, listed but revoked")
+    obs = inst.deliver(ctx.setup.driver.encode(ctx.command(kind, key=current), current))
+    ctx.expect_accepted(obs, f"a {kind} signed with {current.key_id} while {old.key_id} is revoked")
 
 
 # -- mutated signatures -----------------------------------------------------------------

@@ -6,6 +6,7 @@ duplicating a set of deliveries ends in the same state."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hypothesis import strategies as st
@@ -29,6 +30,55 @@ def terminate_final(ctx: Context) -> None:
         obs = inst.deliver(ctx.sign(kind))
         ctx.expect_rejected(obs, f"a newer {kind} after TERMINATE")
         ctx.expect_state(obs.state, TERMINATED_STATES, f"after a newer {kind} following TERMINATE")
+
+
+@case(
+    "KS-STATE-TERMINATE-DEADLINE",
+    "A second TERMINATE does not move the hard-kill deadline set by the first",
+    level="L1",
+    wall_clock="grace of 3 margins (whole seconds), second TERMINATE 2 margins later; when"
+    " the implementation reports hard_kill_at, 0.1 s later and no wait for the deadline",
+)
+def terminate_deadline(ctx: Context) -> None:
+    slack = ctx.clock.edge() if ctx.wall else 1.0
+    # The second TERMINATE comes `later` seconds after the first, while the agent is
+    # still TERMINATING, asking for the same grace: a moved deadline would be `later`
+    # seconds after the first one, and the agent still TERMINATING just after it.
+    grace, later = (max(1, math.ceil(3 * slack)), 2 * slack) if ctx.wall else (30, 10.0)
+    inst = ctx.open()
+    start = ctx.now()
+    first = inst.deliver(ctx.sign("TERMINATE", grace_period_seconds=grace))
+    ctx.expect_accepted(first, f"a TERMINATE with a {grace} s grace period")
+    ctx.expect_state(first.state, TERMINATED_STATES, "after a TERMINATE")
+    if first.state == "TERMINATED":
+        return  # terminated at once: no deadline is left to move
+    deadline = first.hard_kill_at
+    if deadline is not None:
+        tolerance = slack if ctx.wall else 1e-3
+        if abs(deadline - (start + grace)) > tolerance:
+            raise ctx.fail(
+                f"a TERMINATE with a {grace} s grace period accepted at {start:.3f} set"
+                f" hard_kill_at {deadline:.3f}, expected {start + grace:.3f} (SPEC.md §5.3)"
+            )
+        if ctx.wall:
+            later = 0.1  # the deadlines it reports tell a move apart: no long wait
+    ctx.wait(later)
+    second = inst.deliver(ctx.sign("TERMINATE", grace_period_seconds=grace))
+    ctx.expect_rejected(second, f"a second TERMINATE {later:g} s after the first")
+    if deadline is not None and second.hard_kill_at not in (None, deadline):
+        raise ctx.fail(
+            f"a second TERMINATE {later:g} s after the first moved hard_kill_at from"
+            f" {deadline:.3f} to {second.hard_kill_at:.3f} (KS-023)"
+        )
+    if ctx.wall and deadline is not None:
+        return
+    ctx.wait(start + grace + slack - ctx.now())
+    ctx.expect_state(
+        inst.state(),
+        ("TERMINATED",),
+        f"{grace + slack:g} s after a TERMINATE with a {grace} s grace period, with a second"
+        f" TERMINATE {later:g} s after the first (whose deadline must not count)",
+    )
 
 
 @case("KS-STATE-TERMINATE-RESTART", "TERMINATE survives a restart", level="L3")

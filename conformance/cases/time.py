@@ -1,6 +1,7 @@
-"""Time: expiry, not-yet-valid, lifetime limits, the exact boundaries, naive
-timestamps, and the watchdog. In wall-clock mode every time is built from
-the real clock and boundaries sit ``margin`` seconds inside or outside."""
+"""Time: expiry, not-yet-valid, lifetime limits, the exact boundaries and naive
+timestamps (the watchdog is in :mod:`conformance.cases.watchdog`). In
+wall-clock mode every time is built from the real clock and boundaries sit
+``margin`` seconds inside or outside."""
 
 from __future__ import annotations
 
@@ -131,21 +132,3 @@ def expires_later(ctx: Context) -> None:
     ctx.expect_rejected(
         second.deliver(raw), f"the same command {2 * m:g} s later, {m:g} s past expiry"
     )
-
-
-@case(
-    "KS-WATCHDOG",
-    "Watchdog: silence for the timeout halts the agent",
-    level="L3",
-    needs=("watchdog",),
-    wall_clock="a 1 s watchdog timeout and a real wait of 1 s + margin",
-)
-def watchdog(ctx: Context) -> None:
-    # Injected: exactly at last_heard + T the agent is halted (KS-181).
-    timeout, slack = (1.0, ctx.clock.edge()) if ctx.wall else (10.0, 0.0)
-    inst = ctx.open(policy=ctx.with_policy(watchdog_timeout_s=timeout))
-    ctx.expect_state(inst.state(), ("RUNNING",), "right after start")
-    ctx.wait(timeout + slack)
-    state = inst.state()
-    if state == "RUNNING":
-        raise ctx.fail(f"still RUNNING {timeout + slack:g} s into a {timeout:g} s watchdog timeout")

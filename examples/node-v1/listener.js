@@ -7,7 +7,8 @@
 // Only Node's built-in modules: `crypto` verifies Ed25519, ES256 (raw r||s,
 // dsaEncoding 'ieee-p1363') and RS256. Durable state is a journal of JSON
 // lines in the state directory (one append per accepted command, replayed on
-// restart): no SQLite. Protocol reference: conformance/PROTOCOL.md.
+// restart): no SQLite. It offers the optional watchdog (SPEC.md §9) and honours
+// revoked key ids (KS-070). Protocol reference: conformance/PROTOCOL.md.
 'use strict';
 
 const crypto = require('crypto');
@@ -197,10 +198,12 @@ const TRANSITIONS = {
 const STATES = new Set(['RUNNING', 'PAUSED', 'TERMINATING', 'TERMINATED']);
 
 class Agent {
-  constructor(id) {
+  constructor(id, startedAt) {
     this.id = id;
     this.record = { state: 'RUNNING', sequence: null, issued: null, hardKillAt: null };
     this.seen = new Map(); // command id or nonce -> drop_after
+    // Watchdog (KS-182): counts from the listener's start, also after a restart; not journaled.
+    this.lastHeard = startedAt;
   }
 
   prune(now) {
@@ -242,13 +245,22 @@ class Agent {
     this.record = record;
   }
 
+  observed() {
+    return { state: this.record.state, hard_kill_at: this.record.hardKillAt };
+  }
+
   remember(id, nonce, dropAfter) {
     this.seen.set('i:' + id, dropAfter);
     this.seen.set('n:' + nonce, dropAfter);
   }
 
-  tick(now, journal) {
+  tick(now, policy, journal) {
     const rec = this.record;
+    const timeout = policy.watchdog_timeout_s;
+    if (timeout != null && rec.state === 'RUNNING' && now - this.lastHeard >= timeout) {
+      this.record = { ...rec, state: 'PAUSED' }; // KS-181: silence for T halts
+      journal.append({ a: this.id, r: this.record });
+    }
     if (rec.state === 'TERMINATING' && rec.hardKillAt !== null && now >= rec.hardKillAt) {
       this.record = { ...rec, state: 'TERMINATED' };
       journal.append({ a: this.id, r: this.record });
@@ -293,17 +305,25 @@ class Journal {
 // -- the listener: decision order of SPEC.md §6 -------------------------------------------
 
 class Listener {
-  constructor(config) {
+  // startedAt: when this listener starts (the watchdog's first last_heard).
+  constructor(config, startedAt) {
     this.config = config;
     this.policy = config.policy;
+    this.now = startedAt; // the latest time the harness told us
+    // A revoked id is never trusted, even when a key is still listed under it (KS-070).
+    const revoked = new Set(config.revoked_key_ids || []);
     this.trusted = new Map();
-    for (const entry of config.trusted_keys) this.trusted.set(entry.key_id, loadKey(entry));
+    for (const entry of config.trusted_keys) {
+      if (!revoked.has(entry.key_id)) this.trusted.set(entry.key_id, loadKey(entry));
+    }
     this.children = new Map();
-    this.agents = new Map([[config.instance_id, new Agent(config.instance_id)]]);
+    this.agents = new Map([[config.instance_id, new Agent(config.instance_id, startedAt)]]);
     for (const [parent, child] of config.hierarchy) {
       if (!this.children.has(parent)) this.children.set(parent, []);
       this.children.get(parent).push(child);
-      for (const id of [parent, child]) if (!this.agents.has(id)) this.agents.set(id, new Agent(id));
+      for (const id of [parent, child]) {
+        if (!this.agents.has(id)) this.agents.set(id, new Agent(id, startedAt));
+      }
     }
     Journal.load(config.state_dir, this.agents);
     this.journal = new Journal(config.state_dir);
@@ -321,6 +341,7 @@ class Listener {
 
   deliver(raw, now, to) {
     const agent = this.agent(to);
+    this.advance(now); // a deadline due by now fires before the bytes are looked at
     try {
       const envelope = decode(raw, this.policy.max_message_bytes);
       verify(envelope, this.trusted);
@@ -337,13 +358,16 @@ class Listener {
       if (now >= expires + policy.clock_skew_s) throw new Reject('EXPIRED');
       agent.prune(now);
       if (agent.isSeen(cmd)) throw new Reject('REPLAY');
+      // Fresh and authentic (steps 1-9 passed): only now may it feed the watchdog
+      // (KS-183), whatever ordering and the state table decide next.
+      agent.lastHeard = now;
       const reason = agent.apply(cmd, issued, now, expires + policy.clock_skew_s, policy, this.journal);
       if (reason) throw new Reject(reason);
       if (cmd.cascade) this.cascade(agent.id, cmd, issued, expires, now);
-      return { accepted: true, reason: null, state: agent.record.state };
+      return { accepted: true, reason: null, ...agent.observed() };
     } catch (e) {
       const reason = e instanceof Reject ? e.reason : 'MALFORMED';
-      return { accepted: false, reason, state: agent.record.state };
+      return { accepted: false, reason, ...agent.observed() };
     }
   }
 
@@ -366,7 +390,8 @@ class Listener {
   }
 
   advance(now) {
-    for (const agent of this.agents.values()) agent.tick(now, this.journal);
+    this.now = Math.max(this.now, now);
+    for (const agent of this.agents.values()) agent.tick(now, this.policy, this.journal);
   }
 }
 
@@ -377,7 +402,7 @@ const CAPABILITIES = {
   clock: 'injected',
   profiles: ['v1'],
   algorithms: ['Ed25519', 'ES256', 'RS256'],
-  features: ['pause', 'cascade'],
+  features: ['pause', 'cascade', 'watchdog'],
   transports: ['sse', 'poll', 'file'],
   reasons: true,
 };
@@ -390,7 +415,7 @@ function handle(msg) {
       return { type: 'describe_ok', capabilities: CAPABILITIES };
     case 'init':
       if (listener) listener.close();
-      listener = new Listener(msg.config);
+      listener = new Listener(msg.config, msg.config.start_time);
       return { type: 'init_ok' };
     case 'deliver': {
       const raw = Buffer.from(msg.raw_b64, 'base64');
@@ -402,10 +427,11 @@ function handle(msg) {
       listener.advance(msg.now);
       return { type: 'advance_ok' };
     case 'restart': {
-      // As if the process died: drop everything in memory, reload from disk.
-      const config = listener.config;
+      // As if the process died: drop everything in memory, reload from disk. The
+      // new listener starts now, the latest time we were told.
+      const { config, now } = listener;
       listener.close();
-      listener = new Listener(config);
+      listener = new Listener(config, now);
       return { type: 'restart_ok' };
     }
     default:
