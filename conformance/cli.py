@@ -26,6 +26,29 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
     return show
 
 
+#: What the shared renderer (reports/) adds to --out; junit.xml stays the suite's own.
+SHARED_FORMATS = ("html", "md", "json")
+
+
+def _render_shared_report(results: Path, out: Path) -> list[Path]:
+    """``report.html``, ``summary.md`` and ``report.json`` from ``conformance.json``,
+    by the renderer ``killswitch report`` and ``killswitch sim run`` use. The run's
+    results are already written: a rendering failure is a warning, never a lost
+    run or a changed exit code."""
+    try:
+        from reports.render import render_reports
+
+        written = render_reports([results], out, formats=SHARED_FORMATS)
+    except Exception as exc:  # any failure of the renderer must not lose the verdicts
+        click.echo(
+            f"warning: the shared report (report.html, summary.md) could not be rendered:"
+            f" {type(exc).__name__}: {exc}; {results} holds the results",
+            err=True,
+        )
+        return []
+    return [p for p in written if p.parent == out]
+
+
 @click.command()
 @click.option(
     "--impl",
@@ -189,7 +212,8 @@ def conform(
         if log.exists():
             shutil.copy(log, out / log.name)
         click.echo(report.table(result))
-        click.echo(f"Reports: {paths['json']}, {paths['junit']}, {paths['html']}")
+        rendered = _render_shared_report(paths["json"], out)
+        click.echo(f"Reports: {', '.join(str(p) for p in (*paths.values(), *rendered))}")
     finally:
         cleanup(setup)
     sys.exit(exit_code)

@@ -42,6 +42,34 @@ def test_conform_reference_writes_every_report(tmp_path: Path) -> None:
     assert page.startswith("<!doctype html>") and "KS-SIG-MUTATE" in page
     assert "<script" not in page and "http" not in page.split("<body>")[1]
     assert "PRIVATE KEY" not in (out / "conformance.json").read_text()
+    # The shared renderer (as `killswitch report` would) wrote its report beside.
+    for name in ("report.html", "summary.md", "report.json"):
+        assert str(out / name) in output
+    shared = (out / "report.html").read_text()
+    assert "KS-SIG-MUTATE" in shared and "<script" not in shared
+    assert "PASSED" in (out / "summary.md").read_text()
+    assert json.loads((out / "report.json").read_text())["passed"] is True
+
+
+def test_a_rendering_failure_is_a_warning_and_keeps_results_and_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reports.render
+
+    def broken(*args: object, **kwargs: object) -> list[Path]:
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(reports.render, "render_reports", broken)
+    out = tmp_path / "out"
+    code, output = invoke(
+        "conform", "--impl", "conformance.reference:factory", "--level", "L1",
+        "--examples", "2", "--out", str(out), "-q",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "warning: the shared report" in output and "renderer exploded" in output
+    assert "Traceback" not in output
+    assert json.loads((out / "conformance.json").read_text())["exit_code"] == 0
+    assert (out / "junit.xml").exists() and not (out / "report.html").exists()
 
 
 def test_conform_naive_exits_1_with_counterexamples_that_replay(tmp_path: Path) -> None:
@@ -52,6 +80,7 @@ def test_conform_naive_exits_1_with_counterexamples_that_replay(tmp_path: Path) 
     assert code == 1
     assert "Highest level reached: none (requested L1)" in output
     assert "clock wall" in output and "Wall-clock mode changed" in output
+    assert "FAILED" in (out / "summary.md").read_text()  # the shared report shows the failure
     counterexample = out / "counterexamples" / "KS-TARGET-ASSET.json"
     document = json.loads(counterexample.read_text())
     assert document["schema"] == "killswitch.counterexample/1"
