@@ -43,6 +43,8 @@ class Process:
         self.generation = 0
         self._buffer = b""
         self._next_id = 0
+        # One selector per pipe for the process's life: not one per request.
+        self._selectors: dict[int, selectors.BaseSelector] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -63,10 +65,20 @@ class Process:
             raise Unresponsive(f"could not start {shlex.join(self.argv)!r}: {exc}") from None
         assert self.proc.stdin is not None and self.proc.stdout is not None
         os.set_blocking(self.proc.stdin.fileno(), False)
+        for pipe, event in (
+            (self.proc.stdin, selectors.EVENT_WRITE),
+            (self.proc.stdout, selectors.EVENT_READ),
+        ):
+            selector = selectors.DefaultSelector()
+            selector.register(pipe.fileno(), event)
+            self._selectors[pipe.fileno()] = selector
         self._buffer = b""
         self.generation += 1
 
     def kill(self) -> None:
+        for selector in self._selectors.values():
+            selector.close()
+        self._selectors.clear()
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -136,45 +148,44 @@ class Process:
     def _write(self, data: bytes, deadline: float, what: str) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         fd = self.proc.stdin.fileno()
+        selector = self._selectors[fd]
         view = memoryview(data)
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_WRITE)
-            while view:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
-                    self.kill()
-                    raise Unresponsive(
-                        f"{what}: the implementation stopped reading stdin ({self.timeout:g} s)"
-                    )
-                try:
-                    written = os.write(fd, view)
-                except BlockingIOError:
-                    continue
-                except (BrokenPipeError, OSError):
-                    raise self._died(f"exited while {what} was being sent") from None
-                view = view[written:]
+        while view:
+            # The pipe has room almost always: write first, wait only when it is full.
+            try:
+                view = view[os.write(fd, view) :]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError:  # BrokenPipeError included
+                raise self._died(f"exited while {what} was being sent") from None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                self.kill()
+                raise Unresponsive(
+                    f"{what}: the implementation stopped reading stdin ({self.timeout:g} s)"
+                )
 
     def _read_line(self, deadline: float, what: str) -> bytes:
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while True:
+        selector = self._selectors[fd]
+        while True:
+            newline = self._buffer.find(b"\n")
+            while newline == 0 or (newline > 0 and not self._buffer[:newline].strip()):
+                self._buffer = self._buffer[newline + 1 :]  # blank lines are ignored
                 newline = self._buffer.find(b"\n")
-                while newline == 0 or (newline > 0 and not self._buffer[:newline].strip()):
-                    self._buffer = self._buffer[newline + 1 :]  # blank lines are ignored
-                    newline = self._buffer.find(b"\n")
-                if newline > 0:
-                    line, self._buffer = self._buffer[:newline], self._buffer[newline + 1 :]
-                    return line
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
-                    self.kill()
-                    raise Unresponsive(f"no reply to {what} within {self.timeout:g} s (hung?)")
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    raise self._died(f"exited before answering {what}")
-                self._buffer += chunk
+            if newline > 0:
+                line, self._buffer = self._buffer[:newline], self._buffer[newline + 1 :]
+                return line
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                self.kill()
+                raise Unresponsive(f"no reply to {what} within {self.timeout:g} s (hung?)")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise self._died(f"exited before answering {what}")
+            self._buffer += chunk
 
 
 class SubprocessFactory:

@@ -202,12 +202,19 @@ class Agent {
     this.id = id;
     this.record = { state: 'RUNNING', sequence: null, issued: null, hardKillAt: null };
     this.seen = new Map(); // command id or nonce -> drop_after
+    this.nextDrop = Infinity; // the earliest drop_after in `seen`: no sweep before it
     // Watchdog (KS-182): counts from the listener's start, also after a restart; not journaled.
     this.lastHeard = startedAt;
   }
 
   prune(now) {
-    for (const [key, dropAfter] of this.seen) if (dropAfter < now) this.seen.delete(key);
+    if (now <= this.nextDrop) return; // nothing can be dropped yet: skip the sweep
+    let next = Infinity;
+    for (const [key, dropAfter] of this.seen) {
+      if (dropAfter < now) this.seen.delete(key);
+      else next = Math.min(next, dropAfter);
+    }
+    this.nextDrop = next;
   }
 
   isSeen(cmd) {
@@ -252,6 +259,7 @@ class Agent {
   remember(id, nonce, dropAfter) {
     this.seen.set('i:' + id, dropAfter);
     this.seen.set('n:' + nonce, dropAfter);
+    this.nextDrop = Math.min(this.nextDrop, dropAfter);
   }
 
   tick(now, policy, journal) {
