@@ -81,7 +81,9 @@ class CaseResult:
         if self.verdict is Verdict.UNSUPPORTED:
             if self.limitation == "profile":
                 return "H"
-            if self.limitation == "capability" and not case.needs <= OPTIONAL_FEATURES:
+            # A case about an optional feature (the watchdog, even combined with
+            # pause) is optional as a whole; a missing pause blocks through its own cases.
+            if self.limitation == "capability" and not case.needs & OPTIONAL_FEATURES:
                 return case.level
         return None
 

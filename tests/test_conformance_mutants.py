@@ -193,6 +193,20 @@ def test_the_wall_clock_catches_a_replay_feeding_the_watchdog_and_a_moved_deadli
     assert "moved hard_kill_at" in moved["KS-STATE-TERMINATE-DEADLINE"]
 
 
+class NoWatchdog(ReferenceAdapter):
+    capabilities = dataclasses.replace(
+        ReferenceAdapter.capabilities, features=frozenset({"pause", "cascade"})
+    )
+
+
+def test_no_watchdog_is_unsupported_and_blocks_no_level() -> None:
+    results = run_new_cases(NoWatchdog)
+    for case in ("KS-WATCHDOG", "KS-WATCHDOG-OFF", "KS-WATCHDOG-FED", "KS-WATCHDOG-NOT-FED"):
+        assert results[case].verdict is Verdict.UNSUPPORTED
+        assert results[case].limitation == "capability"
+        assert results[case].blocks_level is None  # "if offered" (SPEC.md §1.3)
+
+
 class FixedTimeout(ReferenceAdapter):
     """A watchdog whose T cannot be configured: always 7 s when on."""
 
