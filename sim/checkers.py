@@ -36,11 +36,20 @@ def no_action_after_halt(h: Hierarchy, obs: Observations) -> Check:
 
 def no_orphans(h: Hierarchy, obs: Observations) -> Check:
     """Every descendant of an agent that accepted TERMINATE with cascade ends TERMINATED."""
-    orphans: set[str] = set()
-    for root in set(obs.cascade_roots):
-        for agent in h.descendants(root):
-            if obs.final_states.get(agent) != "TERMINATED":
-                orphans.add(agent)
+    # One walk over the union of the roots' subtrees: with agent-side cascade
+    # every agent on the way down is a root too, and walking each root's
+    # descendants separately would cost the sum of all subtree sizes.
+    roots = set(obs.cascade_roots)
+    covered: set[str] = set()
+    for root in roots:
+        stack = h.children(root)
+        while stack:
+            agent = stack.pop()
+            if agent not in covered:
+                covered.add(agent)
+                stack.extend(h.children(agent))
+    final = obs.final_states
+    orphans = {agent for agent in covered if final.get(agent) != "TERMINATED"}
     detail = ""
     if orphans:
         first = sorted(orphans)[0]
