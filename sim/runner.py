@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import simpy
-
 from killswitch import Algorithm, Policy, TrustStore, derive_signing_key, get_profile
 from killswitch.hierarchy import Hierarchy
 from sim.agent import AgentSim
@@ -27,7 +25,7 @@ from sim.observe import Observations
 from sim.rng import derive_seed
 from sim.scenario import Scenario, Topology
 from sim.trace import Trace
-from sim.world import World, resolve_selector
+from sim.world import World, new_environment, resolve_selector
 
 
 @dataclass
@@ -114,7 +112,7 @@ def _run(scenario: Scenario, seed: int, trace_path: Path | None) -> RunResult:
     rng = random.Random(seed)
     hierarchy = build_hierarchy(scenario.topology, seed)
     trace = Trace(trace_path)
-    world = World(simpy.Environment(), rng, scenario, hierarchy, trace, Observations())
+    world = World(new_environment(), rng, scenario, hierarchy, trace, Observations())
     cp_config = scenario.control_plane
     algorithm = Algorithm(cp_config.algorithm)
     key = derive_signing_key(derive_seed(seed, "control-plane-key"), algorithm, "cp-key-1")
