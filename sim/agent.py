@@ -52,6 +52,33 @@ _NETWORK = frozenset({"sse", "websocket", "poll"})
 
 
 class AgentSim:
+    # Slots: a million agents each carry these; a per-instance dict would double them.
+    __slots__ = (
+        "accepted_ids",
+        "busy_until",
+        "children_waiting",
+        "cleanup_hangs",
+        "cleanup_override",
+        "config",
+        "drift",
+        "file",
+        "id",
+        "incarnation",
+        "listener",
+        "open_phases",
+        "own_cleanup_done",
+        "policy",
+        "poller",
+        "profile",
+        "skew_s",
+        "store",
+        "streams",
+        "trust",
+        "up",
+        "working",
+        "world",
+    )
+
     def __init__(
         self, world: World, agent_id: str, trust: TrustStore, policy: Policy, profile: Profile
     ) -> None:
@@ -71,11 +98,13 @@ class AgentSim:
         self.busy_until = 0.0
         self.working = False
         self.own_cleanup_done = False
-        #: Children this agent waits for before it may finish terminating.
-        self.children_waiting: set[str] = set()
-        self.open_phases: list[tuple[str, str]] = []
+        #: Children this agent waits for before it may finish terminating (created
+        #: by a TERMINATE with agent-side cascade).
+        self.children_waiting: set[str] | None = None
+        #: Phases of the operator commands meant for this agent, in click order.
+        self.open_phases: list[Phases] = []
         #: Command ids this agent accepted (kept only when an attacker is modelled).
-        self.accepted_ids: set[str] = set()
+        self.accepted_ids: set[str] | None = None
         self.streams: dict[str, StreamClient] = {}
         self.poller: Poller | None = None
         self.file: FileWatcher | None = None
@@ -141,7 +170,7 @@ class AgentSim:
                 raw, origin = attacker.on_wire(self.id, raw, origin)
         world.obs.count(f"delivered_{via}")
         if op is not None:
-            phases = world.obs.phases.get((op, self.id))
+            phases = self._phases(op)
             if phases is not None and phases.delivered is None:
                 phases.delivered = world.now
                 phases.via = via
@@ -157,7 +186,7 @@ class AgentSim:
             return
         world = self.world
         decision = self.listener.receive(raw, now=self.local_now(), via=via)
-        phases = world.obs.phases.get((op, self.id)) if op is not None else None
+        phases = self._phases(op)
         if phases is not None and phases.verify_s is None:
             phases.verify_s = world.now - arrived
         if phases is not None and origin == "control_plane":
@@ -183,6 +212,14 @@ class AgentSim:
             if reason not in _NOT_FINAL:
                 self._ack_raw(via, raw)
 
+    def _phases(self, op: str | None) -> Phases | None:
+        """The phases of operator command ``op`` at this agent, if it was meant for it."""
+        if op is not None:
+            for phases in self.open_phases:
+                if phases.command_id == op:
+                    return phases
+        return None
+
     def _note_order(self, phases: Phases, decision: Decision) -> None:
         """Record a PAUSE/RESUME decision that moves the ordering watermark, for the
         newest_command_wins checker."""
@@ -204,6 +241,8 @@ class AgentSim:
         this agent had accepted that command before: a replay that beats the
         original (lost in a crash before verification) is a late delivery."""
         command_id = effect.command.command_id if effect.command else ""
+        if self.accepted_ids is None:
+            self.accepted_ids = set()
         repeat = command_id in self.accepted_ids
         self.accepted_ids.add(command_id)
         if origin == "control_plane" or (origin == "attacker_replay" and not repeat):
@@ -245,7 +284,7 @@ class AgentSim:
     def _apply(self, effect: Effect, op: str | None) -> None:
         world = self.world
         self._record_transition(effect)
-        phases = world.obs.phases.get((op, self.id)) if op is not None else None
+        phases = self._phases(op)
         if phases is not None and phases.effective is None:
             phases.effective = world.now
             if effect.state.halted and phases.halted is None:
@@ -289,7 +328,7 @@ class AgentSim:
         world = self.world
         if not self.up:
             return
-        phases = world.obs.phases.get((op, self.id)) if op is not None else None
+        phases = self._phases(op)
         if phases is not None and phases.delivered is None:
             phases.delivered = world.now
             phases.via = "cascade"  # verified by the parent, not here
@@ -343,8 +382,9 @@ class AgentSim:
         self._maybe_terminated()
 
     def child_terminated(self, child: str) -> None:
-        if child in self.children_waiting:
-            self.children_waiting.discard(child)
+        waiting = self.children_waiting
+        if waiting is not None and child in waiting:
+            waiting.discard(child)
             self._maybe_terminated()
 
     def _maybe_terminated(self) -> None:
@@ -360,7 +400,7 @@ class AgentSim:
         world = self.world
         self._record_transition(effect)
         if effect.state is AgentState.TERMINATED:
-            for phases in self._phases_of_self():
+            for phases in self.open_phases:
                 if (
                     phases.kind == "TERMINATE"
                     and phases.done is None
@@ -374,13 +414,9 @@ class AgentSim:
             self.working = False
             # A watchdog halt stops the agent's actions as surely as a command does:
             # it ends time_to_halt (and the spend count) of the commands still on their way.
-            for phases in self._phases_of_self():
+            for phases in self.open_phases:
                 if phases.halted is None:
                     phases.halted = world.now
-
-    def _phases_of_self(self) -> list[Phases]:
-        phases = self.world.obs.phases
-        return [phases[key] for key in self.open_phases]
 
     def _notify_parent(self) -> None:
         parent = self.world.hierarchy.parent(self.id)
@@ -427,7 +463,7 @@ class AgentSim:
             world.obs.actions_while_halted.append((world.now, self.id, state.value))
         world.obs.actions_after_click += 1
         world.obs.spend_after_click += cost
-        for phases in self._phases_of_self():
+        for phases in self.open_phases:
             if phases.halted is None:
                 phases.actions += 1
                 phases.spend += cost

@@ -14,7 +14,7 @@ It can crash and restart; what is not durable is lost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from killswitch import Command, CommandType, SigningKey, from_posix, get_profile
@@ -23,7 +23,7 @@ from sim.scenario import OperatorCommand
 from sim.world import EPOCH, World
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     """One command on its way to one agent. ``op`` ties it to the operator's click."""
 
@@ -31,17 +31,6 @@ class Message:
     command_id: str
     op: str
     raw: bytes
-
-
-@dataclass
-class StreamEndpoint:
-    """The control plane's side of one agent's live stream (SSE or WebSocket)."""
-
-    agent: str
-    kind: str
-    #: Set by the agent's client; False once the path silently stalls (half-open).
-    healthy: bool = True
-    sent: list[int] = field(default_factory=list)
 
 
 class ControlPlane:
@@ -55,7 +44,8 @@ class ControlPlane:
         self.next_event = 0
         self.pending: dict[str, list[Message]] = {}
         self.log: dict[str, list[Message]] = {}
-        self.streams: dict[str, dict[str, StreamEndpoint]] = {}
+        #: agent -> the kinds of its open live streams, in the order they opened.
+        self.streams: dict[str, tuple[str, ...]] = {}
         self.waiting_ops: list[tuple[int, OperatorCommand, float]] = []
         #: Command id -> operator op id, for every command this control plane signed.
         self.op_of: dict[str, str] = {}
@@ -70,8 +60,9 @@ class ControlPlane:
         targets = self._targets(op)
         op_id = f"op{index}"
         for agent in targets:
-            world.obs.phases[(op_id, agent)] = Phases(op_id, agent, op.command, click)
-            world.agents[agent].open_phases.append((op_id, agent))
+            phases = Phases(op_id, agent, op.command, click)
+            world.obs.phases[(op_id, agent)] = phases
+            world.agents[agent].open_phases.append(phases)
         world.emit("click", op=op_id, command=op.command, target=targets[0], agents=len(targets))
         if op.via == "file":
             self._issue_file(op_id, op, targets, click)
@@ -169,14 +160,16 @@ class ControlPlane:
     def enqueue(self, agent: str, message: Message) -> None:
         self.pending.setdefault(agent, []).append(message)
         self.log.setdefault(agent, []).append(message)
-        for endpoint in self.streams.get(agent, {}).values():
-            self.world.agents[agent].stream(endpoint.kind).push(message)
+        for kind in self.streams.get(agent, ()):
+            self.world.agents[agent].stream(kind).push(message)
             if self.config.mode == "ack":
                 break  # one live path is enough; the pending list covers the rest
 
     def on_connect(self, agent: str, kind: str, last_event_id: int, resume: bool) -> list[Message]:
         """A stream opened: register it and return the backlog to send first."""
-        self.streams.setdefault(agent, {})[kind] = StreamEndpoint(agent, kind)
+        kinds = self.streams.get(agent, ())
+        if kind not in kinds:
+            self.streams[agent] = (*kinds, kind)
         backlog = list(self.pending.get(agent, []))
         if self.config.mode == "seed":
             self.pending[agent] = []
@@ -191,7 +184,13 @@ class ControlPlane:
         return backlog
 
     def on_disconnect(self, agent: str, kind: str) -> None:
-        self.streams.get(agent, {}).pop(kind, None)
+        kinds = self.streams.get(agent, ())
+        if kind in kinds:
+            rest = tuple(k for k in kinds if k != kind)
+            if rest:
+                self.streams[agent] = rest
+            else:
+                del self.streams[agent]
 
     def poll(self, agent: str) -> list[Message]:
         messages = list(self.pending.get(agent, []))
@@ -210,8 +209,8 @@ class ControlPlane:
         world = self.world
         self.up = False
         world.emit("cp_crash", durable=self.config.durable_pending)
-        for agent, endpoints in list(self.streams.items()):
-            for kind in list(endpoints):
+        for agent, kinds in list(self.streams.items()):
+            for kind in kinds:
                 world.agents[agent].stream(kind).server_closed()
         self.streams.clear()
         if not self.config.durable_pending:

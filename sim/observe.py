@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class Phases:
     """SLA phase timestamps (virtual seconds) of one command at one agent."""
 

@@ -145,18 +145,25 @@ def _tear_down(world: World) -> None:
     The world, its agents and their transports point at each other, and the
     events still queued point at all of them; left to the cycle collector, a
     run of 10^5 agents costs a 2.5 s pass over millions of objects when the
-    collector is switched back on, against 0.5 s for clearing them here. Only
-    attribute dictionaries are cleared: anything with slots is left to the
-    collector, which is slower but as correct.
+    collector is switched back on, against 0.5 s for clearing them here.
+    Clearing the agents, the control plane, the attacker and the world is
+    enough: every other object of the run hangs off them without a cycle.
     """
     queue = getattr(world.env, "_queue", None)
     if isinstance(queue, list):
         queue.clear()
     owners: list[Any] = [*world.agents.values(), world.cp, world.attacker, world]
     for owner in owners:
-        attributes = getattr(owner, "__dict__", None)
-        if attributes is not None:
-            attributes.clear()
+        _clear_attributes(owner)
+
+
+def _clear_attributes(owner: object) -> None:
+    attributes = getattr(owner, "__dict__", None)
+    if attributes is not None:
+        attributes.clear()
+    for name in getattr(type(owner), "__slots__", ()):
+        if hasattr(owner, name):
+            delattr(owner, name)
 
 
 def _start_counting(world: World) -> None:

@@ -30,6 +30,25 @@ CONNECT_TIMEOUT_S = 10.0
 class StreamClient:
     """SSE or WebSocket client of one agent."""
 
+    __slots__ = (
+        "agent",
+        "attempts",
+        "backoff_max_s",
+        "connect_s",
+        "detect_after",
+        "drops_per_hour",
+        "generation",
+        "heartbeat_s",
+        "jitter",
+        "kind",
+        "last_event_id",
+        "resume",
+        "retry_s",
+        "stalled",
+        "state",
+        "world",
+    )
+
     def __init__(self, world: World, agent: AgentSim, kind: str) -> None:
         self.world = world
         self.agent = agent
@@ -192,6 +211,8 @@ class StreamClient:
 class Poller:
     """HTTP polling of the pending endpoint every ``interval_s`` (+ jitter)."""
 
+    __slots__ = ("agent", "generation", "params", "world")
+
     def __init__(self, world: World, agent: AgentSim) -> None:
         self.world = world
         self.agent = agent
@@ -246,6 +267,8 @@ class Poller:
 
 class FileWatcher:
     """Checks the local kill file every ``check_s`` seconds; no network involved."""
+
+    __slots__ = ("agent", "check_s", "files", "generation", "read", "world")
 
     def __init__(self, world: World, agent: AgentSim) -> None:
         self.world = world
