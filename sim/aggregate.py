@@ -14,6 +14,7 @@ from typing import Any
 
 from sim.checkers import Check
 from sim.runner import RunResult
+from sim.samples import Samples
 from sim.scenario import Sla
 
 PHASES = ("issuance", "delivery", "verification", "shutdown", "total", "time_to_halt")
@@ -89,6 +90,15 @@ def describe(values: array[float], limits: tuple[float, float] | None = None) ->
     return out
 
 
+def _extend(into: dict[str, array[float]], values: dict[str, array[float]]) -> None:
+    for phase, more in values.items():
+        mine = into.get(phase)
+        if mine is None:
+            into[phase] = array("d", more)
+        else:
+            mine.extend(more)
+
+
 @dataclass
 class CheckTally:
     failed_runs: int = 0
@@ -121,22 +131,18 @@ class Summary:
     def add(self, result: RunResult) -> None:
         self.runs += 1
         self.agents = result.agents
+        samples = result.samples if result.samples is not None else Samples.of_rows(result.rows)
+        _extend(self.phases, samples.phases)
+        for via, phases in samples.by_transport.items():
+            _extend(self.by_transport.setdefault(via, {}), phases)
+        for depth, phases in samples.by_depth.items():
+            _extend(self.by_depth.setdefault(depth, {}), phases)
+        self.sla_pairs += samples.pairs
+        # A pair meets the SLA when its command took effect and finished in time:
+        # each pair has at most one total.
         total_max = self.sla.total_max_s
-        for row in result.rows:
-            durations: dict[str, float] = row["phases"]
-            via = row["via"] or "none"
-            for phase, value in durations.items():
-                self.phases.setdefault(phase, array("d")).append(value)
-                self.by_transport.setdefault(via, {}).setdefault(phase, array("d")).append(value)
-                if phase in ("time_to_halt", "total"):
-                    depth = self.by_depth.setdefault(row["depth"], {})
-                    depth.setdefault(phase, array("d")).append(value)
-            self.sla_pairs += 1
-            total = durations.get("total")
-            if total is not None and total <= total_max:
-                self.sla_met += 1
-            if "time_to_halt" not in durations and row["kind"] != "RESUME":
-                self.never_effective += 1
+        self.sla_met += sum(1 for total in samples.phases.get("total", ()) if total <= total_max)
+        self.never_effective += samples.never_effective
         for check in result.checks:
             self._tally(check, result.seed)
         for name, n in result.counters.items():

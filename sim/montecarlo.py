@@ -37,14 +37,7 @@ def _init_worker(scenario: Scenario) -> None:
 
 def _work(seed: int) -> RunResult:
     assert _scenario is not None, "worker started without a scenario"
-    return _later(run_once(_scenario, seed))
-
-
-def _later(result: RunResult) -> RunResult:
-    """A replication after the first: its per-agent timeline is never used (only
-    the first run's is plotted) and was half of what a worker sends back."""
-    result.timeline = {}
-    return result
+    return run_once(_scenario, seed, detail=False)
 
 
 def run_replications(
@@ -55,7 +48,8 @@ def run_replications(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[RunResult]:
     """Yield one result per seed, in order. The first replication writes its trace
-    and is the only one that keeps its per-agent timeline."""
+    and is the only one that keeps its rows and per-agent timeline (only the first
+    run's are plotted; they were most of what a worker sends back)."""
     if not seeds:
         return
     first = run_once(scenario, seeds[0], first_trace)
@@ -65,7 +59,7 @@ def run_replications(
     rest = seeds[1:]
     if jobs <= 1 or len(rest) < 2:
         for seed in rest:
-            result = _later(run_once(scenario, seed))
+            result = run_once(scenario, seed, detail=False)
             if progress:
                 progress(1)
             yield result

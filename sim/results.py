@@ -27,12 +27,12 @@ from typing import Any
 from killswitch.hierarchy import Hierarchy
 from sim.aggregate import Summary
 from sim.expect import Outcome
-from sim.runner import RunResult
+from sim.runner import ROWS_LIMIT, RunResult
 from sim.scenario import Scenario
 
 SCHEMA = "killswitch.sim/1"
 #: Trees up to this size carry their edges and per-agent times for the tree plot.
-TREE_LIMIT = 400
+TREE_LIMIT = ROWS_LIMIT
 
 
 def build_results(

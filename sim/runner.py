@@ -23,9 +23,16 @@ from sim.controlplane import ControlPlane
 from sim.nemesis import schedule_faults
 from sim.observe import Observations
 from sim.rng import derive_seed
+from sim.samples import Samples
 from sim.scenario import Scenario, Topology
 from sim.trace import Trace
 from sim.world import World, new_environment, resolve_selector
+
+#: Trees up to this size keep one row per (command, agent) in their result (the
+#: report's tree and timeline plots show them); larger ones only their samples.
+ROWS_LIMIT = 400
+#: Trees up to this size keep each agent's state timeline in their result.
+TIMELINE_LIMIT = 60
 
 
 @dataclass
@@ -37,7 +44,8 @@ class RunResult:
     trace_lines: int
     agents: int
     checks: list[Check]
-    #: One row per (operator command, agent): kind, via, depth, phase durations, spend.
+    #: One row per (operator command, agent): kind, via, depth, phase durations,
+    #: spend. Only for trees up to ROWS_LIMIT agents and runs with ``detail``.
     rows: list[dict[str, Any]]
     counters: dict[str, int]
     final_states: dict[str, int]
@@ -46,6 +54,9 @@ class RunResult:
     virtual_s: float
     #: Agent state timelines and faults for small trees (report plots), else empty.
     timeline: dict[str, list[tuple[float, str, str, str]]] = field(default_factory=dict)
+    #: Every pair's phase durations, grouped for the summary (None in results
+    #: built by hand: the summary then groups ``rows``).
+    samples: Samples | None = None
 
 
 def build_hierarchy(topology: Topology, seed: int) -> Hierarchy:
@@ -103,12 +114,16 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run_once(scenario: Scenario, seed: int, trace_path: Path | None = None) -> RunResult:
+def run_once(
+    scenario: Scenario, seed: int, trace_path: Path | None = None, *, detail: bool = True
+) -> RunResult:
+    """Run one replication. Without ``detail`` the result carries no rows and no
+    timeline (Monte Carlo replications after the first: nothing reads them)."""
     with _gc_paused():
-        return _run(scenario, seed, trace_path)
+        return _run(scenario, seed, trace_path, detail)
 
 
-def _run(scenario: Scenario, seed: int, trace_path: Path | None) -> RunResult:
+def _run(scenario: Scenario, seed: int, trace_path: Path | None, detail: bool) -> RunResult:
     rng = random.Random(seed)
     hierarchy = build_hierarchy(scenario.topology, seed)
     trace = Trace(trace_path)
@@ -134,7 +149,7 @@ def _run(scenario: Scenario, seed: int, trace_path: Path | None) -> RunResult:
     for agent in world.agents.values():
         agent.start()
     world.env.run(until=scenario.meta.duration_s)
-    result = _finish(world, seed)
+    result = _finish(world, seed, detail)
     _tear_down(world)
     return result
 
@@ -172,7 +187,7 @@ def _start_counting(world: World) -> None:
         agent.start_workload()
 
 
-def _finish(world: World, seed: int) -> RunResult:
+def _finish(world: World, seed: int, detail: bool) -> RunResult:
     obs = world.obs
     h = world.hierarchy
     for agent_id, sim_agent in world.agents.items():
@@ -181,22 +196,28 @@ def _finish(world: World, seed: int) -> RunResult:
     world.trace.close()
     checks = run_checkers(h, obs)
     depths = _depths(h)
+    samples = Samples()
     rows = []
+    keep_rows = detail and len(world.agents) <= ROWS_LIMIT
     for (op, agent), p in obs.phases.items():
-        rows.append(
-            {
-                "op": op,
-                "agent": agent,
-                "kind": p.kind,
-                "via": p.via,
-                "depth": depths[agent],
-                "rejected": p.rejected,
-                "actions": p.actions,
-                "spend": round(p.spend, 6),
-                "phases": {k: round(v, 6) for k, v in p.durations().items()},
-            }
-        )
-    timeline = dict(obs.transitions) if len(world.agents) <= 60 else {}
+        durations = {k: round(v, 6) for k, v in p.durations().items()}
+        samples.add(p.kind, p.via, depths[agent], durations)
+        if keep_rows:
+            rows.append(
+                {
+                    "op": op,
+                    "agent": agent,
+                    "kind": p.kind,
+                    "via": p.via,
+                    "depth": depths[agent],
+                    "rejected": p.rejected,
+                    "actions": p.actions,
+                    "spend": round(p.spend, 6),
+                    "phases": durations,
+                }
+            )
+    keep_timeline = detail and len(world.agents) <= TIMELINE_LIMIT
+    timeline = dict(obs.transitions) if keep_timeline else {}
     return RunResult(
         seed=seed,
         digest=world.trace.digest,
@@ -210,6 +231,7 @@ def _finish(world: World, seed: int) -> RunResult:
         spend_after_click=round(obs.spend_after_click, 6),
         virtual_s=world.now,
         timeline=timeline,
+        samples=samples,
     )
 
 

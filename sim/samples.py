@@ -1,0 +1,67 @@
+"""One run's phase durations, grouped the way the summary aggregates them.
+
+A run produces one set of SLA phase durations per (operator command, agent)
+pair. The summary wants them by phase, by phase and transport, and (for
+``total`` and ``time_to_halt``) by phase and depth. Grouping them where the
+run happens, into compact arrays, keeps what a Monte Carlo worker sends back
+small and the parent's share of the work (unpickling, aggregating) short: the
+parent shares the CPUs with the workers.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Phases also grouped by the agent's depth in the tree.
+BY_DEPTH = ("time_to_halt", "total")
+
+
+def _values(groups: dict[Any, array[float]], key: Any) -> array[float]:
+    values = groups.get(key)
+    if values is None:
+        values = groups[key] = array("d")
+    return values
+
+
+def _group(groups: dict[Any, dict[str, array[float]]], key: Any) -> dict[str, array[float]]:
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = {}
+    return group
+
+
+@dataclass(slots=True)
+class Samples:
+    """Durations in seconds (rounded to the microsecond, as in the rows), each
+    group in the order the pairs were added."""
+
+    phases: dict[str, array[float]] = field(default_factory=dict)
+    by_transport: dict[str, dict[str, array[float]]] = field(default_factory=dict)
+    by_depth: dict[int, dict[str, array[float]]] = field(default_factory=dict)
+    #: (command, agent) pairs added.
+    pairs: int = 0
+    #: Pairs that never halted their agent, RESUME excepted (it halts nothing).
+    never_effective: int = 0
+
+    def add(self, kind: str, via: str | None, depth: int, durations: Mapping[str, float]) -> None:
+        """One pair: its command kind, how it was delivered (None: never), its
+        agent's depth and its phase durations."""
+        self.pairs += 1
+        for phase, value in durations.items():
+            _values(self.phases, phase).append(value)
+            _values(_group(self.by_transport, via or "none"), phase).append(value)
+            if phase in BY_DEPTH:
+                _values(_group(self.by_depth, depth), phase).append(value)
+        if "time_to_halt" not in durations and kind != "RESUME":
+            self.never_effective += 1
+
+    @classmethod
+    def of_rows(cls, rows: list[dict[str, Any]]) -> Samples:
+        """The samples of rows as :class:`~sim.runner.RunResult` carries them."""
+        samples = cls()
+        for row in rows:
+            samples.add(row["kind"], row["via"], row["depth"], row["phases"])
+        return samples
