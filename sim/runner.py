@@ -135,7 +135,8 @@ def _run(scenario: Scenario, seed: int, trace_path: Path | None, detail: bool) -
     policy = policy_for(scenario)
     rotating = any(f.kind == "key_rotation" for f in scenario.faults)
     shared = TrustStore([key.verifying_key()])
-    trace.emit(0.0, "start", scenario=scenario.meta.name, seed=seed, agents=len(hierarchy))
+    start = {"scenario": scenario.meta.name, "seed": seed, "agents": len(hierarchy)}
+    trace.emit(0.0, "start", start)
     for agent_id in hierarchy.graph.nodes:
         # Each agent needs its own trust store only when keys rotate per agent.
         trust = TrustStore([key.verifying_key()]) if rotating else shared

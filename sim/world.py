@@ -101,7 +101,7 @@ class World:
         self.env.schedule(_Call(callback, args), NORMAL, delay)  # type: ignore[arg-type]
 
     def emit(self, event: str, **fields: Any) -> None:
-        self.trace.emit(self.now, event, **fields)
+        self.trace.emit(self.env.now, event, fields)
 
     # -- the network -------------------------------------------------------
 
