@@ -10,6 +10,7 @@ only after its children have (children before parent, as the seed).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from killswitch import (
@@ -56,6 +57,7 @@ class AgentSim:
     __slots__ = (
         "accepted_ids",
         "busy_until",
+        "children",
         "children_waiting",
         "cleanup_hangs",
         "cleanup_override",
@@ -67,6 +69,7 @@ class AgentSim:
         "listener",
         "open_phases",
         "own_cleanup_done",
+        "parent",
         "policy",
         "poller",
         "profile",
@@ -98,6 +101,9 @@ class AgentSim:
         self.busy_until = 0.0
         self.working = False
         self.own_cleanup_done = False
+        #: This agent's place in the tree (set by link_tree once every agent exists).
+        self.parent: AgentSim | None = None
+        self.children: tuple[AgentSim, ...] = ()
         #: Children this agent waits for before it may finish terminating (created
         #: by a TERMINATE with agent-side cascade).
         self.children_waiting: set[str] | None = None
@@ -200,7 +206,7 @@ class AgentSim:
                 "accepted", agent=self.id, via=via, state=effect.state.value, origin=origin, op=op
             )
             self._ack(via, effect.command)
-            self._apply(effect, op)
+            self._apply(effect, op, phases)
         else:
             reason = decision.reason
             world.obs.count(f"rejected_{reason.value}")
@@ -281,10 +287,10 @@ class AgentSim:
 
     # -- effects -------------------------------------------------------------
 
-    def _apply(self, effect: Effect, op: str | None) -> None:
+    def _apply(self, effect: Effect, op: str | None, phases: Phases | None) -> None:
+        """Act on an accepted command; ``phases`` are those of ``op`` at this agent."""
         world = self.world
         self._record_transition(effect)
-        phases = self._phases(op)
         if phases is not None and phases.effective is None:
             phases.effective = world.now
             if effect.state.halted and phases.halted is None:
@@ -306,22 +312,21 @@ class AgentSim:
 
     def _record_transition(self, effect: Effect) -> None:
         world = self.world
+        state, previous = effect.state, effect.previous_state
         world.obs.transitions.setdefault(self.id, []).append(
-            (world.now, effect.previous_state.value, effect.state.value, effect.cause.value)
+            (world.now, previous.value, state.value, effect.cause.value)
         )
-        if effect.state.halted and not effect.previous_state.halted:
-            world.emit("halted", agent=self.id, state=effect.state.value)
+        if state.halted and not previous.halted:
+            world.emit("halted", agent=self.id, state=state.value)
 
     def _cascade(self, command: Command, op: str | None) -> None:
         world = self.world
-        children = world.hierarchy.children(self.id)
-        if command.command_type is CommandType.TERMINATE:
-            self.children_waiting = {
-                c for c in children if world.agents[c].state is not AgentState.TERMINATED
-            }
+        children = self.children
+        if command.command_type is CommandType.TERMINATE and children:
+            self.children_waiting = {c.id for c in children if c.state is not AgentState.TERMINATED}
         latency = world.scenario.network.cascade_latency
         for child in children:
-            world.after(latency.sample(world.rng), world.agents[child].from_parent, command, op)
+            world.after(latency.sample(world.rng), child.from_parent, command, op)
 
     def from_parent(self, command: Command, op: str | None) -> None:
         """The parent passes its verified command down (the seed's child.terminate())."""
@@ -336,7 +341,7 @@ class AgentSim:
         if phases is not None:
             self._note_order(phases, decision)
         if isinstance(decision, Accepted):
-            self._apply(decision.effect, op)
+            self._apply(decision.effect, op, phases)
         else:
             world.obs.count(f"cascade_rejected_{decision.reason.value}")
             if self.state is AgentState.TERMINATED:
@@ -351,10 +356,10 @@ class AgentSim:
         # halt_check = "paused_only" (the seed's execute()) it keeps acting through
         # the grace period, which is the weakness that setting models.
         if self.cleanup_hangs:
-            duration = float("inf")
+            duration = math.inf
         else:
             duration = (self.cleanup_override or self.config.cleanup_s).sample(world.rng)
-        if duration != float("inf"):
+        if duration != math.inf:
             world.after(duration, self._own_cleanup_finished, self.incarnation)
         self._schedule_hard_kill()
 
@@ -366,7 +371,13 @@ class AgentSim:
             )
 
     def _grace_check(self, incarnation: int) -> None:
-        if incarnation != self.incarnation or not self.up:
+        # Only a TERMINATING agent has a grace deadline (it usually finished
+        # cleanup long before: the check is then void).
+        if (
+            incarnation != self.incarnation
+            or not self.up
+            or self.state is not AgentState.TERMINATING
+        ):
             return
         effects = self.listener.tick(self.local_now())
         for effect in effects:
@@ -419,9 +430,8 @@ class AgentSim:
                     phases.halted = world.now
 
     def _notify_parent(self) -> None:
-        parent = self.world.hierarchy.parent(self.id)
-        if parent is not None:
-            self.world.agents[parent].child_terminated(self.id)
+        if self.parent is not None:
+            self.parent.child_terminated(self.id)
 
     def _stop_transports(self) -> None:
         for stream in self.streams.values():

@@ -170,16 +170,11 @@ class ControlPlane:
         kinds = self.streams.get(agent, ())
         if kind not in kinds:
             self.streams[agent] = (*kinds, kind)
-        backlog = list(self.pending.get(agent, []))
-        if self.config.mode == "seed":
-            self.pending[agent] = []
-        if resume:
+        backlog = self.poll(agent)
+        log = self.log.get(agent) if resume else None
+        if log:
             seen = {m.event_id for m in backlog}
-            backlog += [
-                m
-                for m in self.log.get(agent, [])
-                if m.event_id > last_event_id and m.event_id not in seen
-            ]
+            backlog += [m for m in log if m.event_id > last_event_id and m.event_id not in seen]
             backlog.sort(key=lambda m: m.event_id)
         return backlog
 
@@ -193,10 +188,10 @@ class ControlPlane:
                 del self.streams[agent]
 
     def poll(self, agent: str) -> list[Message]:
-        messages = list(self.pending.get(agent, []))
+        """The agent's pending commands (in ``seed`` mode, returned and cleared)."""
         if self.config.mode == "seed":
-            self.pending[agent] = []
-        return messages
+            return self.pending.pop(agent, [])
+        return list(self.pending.get(agent, ()))
 
     def ack(self, agent: str, command_id: str) -> None:
         queue = self.pending.get(agent)

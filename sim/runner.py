@@ -141,6 +141,7 @@ def _run(scenario: Scenario, seed: int, trace_path: Path | None, detail: bool) -
         # Each agent needs its own trust store only when keys rotate per agent.
         trust = TrustStore([key.verifying_key()]) if rotating else shared
         world.agents[agent_id] = AgentSim(world, agent_id, trust, policy, profile)
+    _link_tree(world)
     world.cp = ControlPlane(world, key)
     schedule_faults(world, scenario.faults)
     for index, op in enumerate(sorted(scenario.operator, key=lambda o: o.at_s)):
@@ -153,6 +154,16 @@ def _run(scenario: Scenario, seed: int, trace_path: Path | None, detail: bool) -
     result = _finish(world, seed, detail)
     _tear_down(world)
     return result
+
+
+def _link_tree(world: World) -> None:
+    """Give every agent its parent and children: the cascade walks them per event."""
+    h = world.hierarchy
+    agents = world.agents
+    for agent_id, agent in agents.items():
+        parent = h.parent(agent_id)
+        agent.parent = None if parent is None else agents[parent]
+        agent.children = tuple(agents[child] for child in h.children(agent_id))
 
 
 def _tear_down(world: World) -> None:

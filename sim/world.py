@@ -109,7 +109,9 @@ class World:
         """Whether the agent cannot reach the control plane right now: its network
         link is cut (which never affects the local kill file), or ``via``'s endpoint
         is in a transport outage."""
-        now = self.now
+        if not self.partitions:
+            return False
+        now = self.env.now
         for p in self.partitions:
             if not p.start <= now < p.end or agent_id not in p.agents:
                 continue
@@ -122,7 +124,9 @@ class World:
 
     def outage(self, agent_id: str, via: str) -> bool:
         """Whether ``via``'s endpoint alone is down for this agent (not a network cut)."""
-        now = self.now
+        if not self.partitions:
+            return False
+        now = self.env.now
         return any(
             p.transports is not None
             and via in p.transports
