@@ -57,6 +57,7 @@ class AgentSim:
     __slots__ = (
         "accepted_ids",
         "busy_until",
+        "cascaded",
         "children",
         "children_waiting",
         "cleanup_hangs",
@@ -103,6 +104,8 @@ class AgentSim:
         self.own_cleanup_done = False
         #: This agent's place in the tree (set by link_tree once every agent exists).
         self.parent: AgentSim | None = None
+        #: The latest cascading command this agent passed down, and its operator op.
+        self.cascaded: tuple[Command, str | None] | None = None
         self.children: tuple[AgentSim, ...] = ()
         #: Children this agent waits for before it may finish terminating (created
         #: by a TERMINATE with agent-side cascade).
@@ -324,6 +327,7 @@ class AgentSim:
         children = self.children
         if command.command_type is CommandType.TERMINATE and children:
             self.children_waiting = {c.id for c in children if c.state is not AgentState.TERMINATED}
+        self.cascaded = (command, op)
         latency = world.scenario.network.cascade_latency
         for child in children:
             world.after(latency.sample(world.rng), child.from_parent, command, op)
@@ -516,6 +520,25 @@ class AgentSim:
             self._start_cleanup_after_restart()
         elif world.clicked:
             self._start_workload()
+        self._rejoin()
+
+    def _rejoin(self) -> None:
+        """A restarted agent registers with its parent again, as a new child would
+        (killswitch.hierarchy.add_agent): a cascade it missed while it was down
+        (the parent terminating or paused with cascade) reaches it now, so it
+        does not come back as an orphan. A command it already took is a REPLAY."""
+        parent = self.parent
+        if parent is None or parent.cascaded is None:
+            return
+        command, op = parent.cascaded
+        wanted = {
+            CommandType.TERMINATE: (AgentState.TERMINATING, AgentState.TERMINATED),
+            CommandType.PAUSE: (AgentState.PAUSED,),
+        }.get(command.command_type, ())
+        if parent.state in wanted:
+            self.world.obs.count("rejoin_cascades")
+            latency = self.world.scenario.network.cascade_latency.sample(self.world.rng)
+            self.world.after(latency, self.from_parent, command, op)
 
     def _start_cleanup_after_restart(self) -> None:
         world = self.world
