@@ -98,8 +98,13 @@ class Poll:
     interval_s: float = 30.0
     #: Uniform jitter added to each interval, in seconds.
     jitter_s: float = 0.0
-    #: Request timeout: a poll that gets no answer gives up after this.
+    #: Request timeout: a response that arrives later than this after its request
+    #: was sent is abandoned (in seed mode its commands are lost).
     timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ behaviour is the point of the model:
   read timeout on heartbeats (SSE) or a missed pong (WebSocket); the seed has
   neither, so its stream can stay dead for good.
 * A poll can fail (control plane down, partition, loss) and then waits for the
-  next interval; in ``seed`` mode a lost poll response loses its commands.
+  next interval; in ``seed`` mode a lost poll response loses its commands. A
+  response that arrives after the request's timeout is abandoned, like a lost
+  one: the agent has given up on that request.
 * The kill file is read every ``check_s`` seconds and needs no network.
 """
 
@@ -238,9 +240,9 @@ class Poller:
         if world.partitioned(self.agent.id, "poll") or world.lost():
             world.obs.count("poll_failed")
             return
-        world.after(world.latency(), self._at_server, generation)
+        world.after(world.latency(), self._at_server, generation, world.now)
 
-    def _at_server(self, generation: int) -> None:
+    def _at_server(self, generation: int, sent: float) -> None:
         world = self.world
         cp = world.cp
         if cp is None or not cp.up:
@@ -252,13 +254,21 @@ class Poller:
             if messages and cp.config.mode == "seed":
                 world.obs.count("poll_commands_lost", len(messages))
             return
-        world.after(world.latency(), self._response, generation, messages)
+        world.after(world.latency(), self._response, generation, sent, messages)
         if messages and world.duplicated():
             world.obs.count("duplicated")
-            world.after(world.latency(), self._response, generation, messages)
+            world.after(world.latency(), self._response, generation, sent, messages)
 
-    def _response(self, generation: int, messages: list[Message]) -> None:
+    def _response(self, generation: int, sent: float, messages: list[Message]) -> None:
         if generation != self.generation or not self.agent.up:
+            return
+        world = self.world
+        if world.now - sent > self.params.timeout_s:
+            # The client gave up on this request; what the late answer carries is
+            # never read (in seed mode the control plane already cleared it).
+            world.obs.count("poll_timed_out")
+            if messages and world.cp is not None and world.cp.config.mode == "seed":
+                world.obs.count("poll_commands_lost", len(messages))
             return
         self.agent.heard()
         for message in messages:

@@ -172,6 +172,76 @@ def test_ack_mode_redelivers_after_a_lost_poll_response(seed: int) -> None:
     assert result.final_states == {"TERMINATED": 1}
 
 
+# -- poll request timeout ------------------------------------------------------
+
+# Requests take 6 s each way: every answer arrives 12 s after its request, so a
+# 10 s timeout abandons every one and a 15 s timeout none. Polls go every 5 s.
+SLOW_POLL = """
+[meta]
+duration_s = 200
+
+[topology]
+kind = "balanced"
+depth = 0
+
+[control_plane]
+mode = "$mode"
+
+[transports]
+listen = ["poll"]
+poll = { interval_s = 5, jitter_s = 0, timeout_s = $timeout }
+
+[network]
+latency = { dist = "constant", value = 6 }
+
+[agents]
+cleanup_s = { dist = "constant", value = 2 }
+$agents
+
+[[operator]]
+at_s = 30
+command = "TERMINATE"
+lifetime_s = 300
+"""
+
+
+@pytest.mark.parametrize("mode", ["seed", "ack"])
+def test_a_poll_answered_after_its_timeout_is_abandoned(mode: str) -> None:
+    result = run(SLOW_POLL, mode=mode, timeout=10)
+    # Every answer came too late, so the agent never read one: the TERMINATE the
+    # control plane handed out never took effect.
+    assert result.counters["poll_timed_out"] >= (200 - 12) // 5 - 1
+    assert "delivered_poll" not in result.counters
+    assert "delivery" not in only_row(result)["phases"]
+    assert result.final_states == {"RUNNING": 1}
+    if mode == "seed":
+        # Return-and-clear: the first poll after the click took the command off
+        # the pending list, and its late answer lost it.
+        assert result.counters["poll_commands_lost"] == 1
+    else:
+        assert "poll_commands_lost" not in result.counters  # still pending, offered again
+
+
+@pytest.mark.parametrize("mode", ["seed", "ack"])
+def test_a_poll_answered_within_its_timeout_delivers(mode: str) -> None:
+    result = run(SLOW_POLL, mode=mode, timeout=15)
+    assert "poll_timed_out" not in result.counters
+    row = only_row(result)
+    assert row["via"] == "poll"
+    # A request reaches the control plane within 5 s of the command being queued
+    # (one leaves every 5 s and they take 6 s), and its answer takes 6 s more.
+    assert 6 < row["phases"]["delivery"] <= 5 + 6 + 1e-9
+    assert result.final_states == {"TERMINATED": 1}
+
+
+def test_an_abandoned_poll_is_not_a_sign_of_life() -> None:
+    """A late answer is not read, so it does not feed the watchdog either."""
+    late = run(SLOW_POLL, mode="ack", timeout=10, agents="watchdog_s = 40")
+    assert late.counters["watchdog_halts"] == 1
+    in_time = run(SLOW_POLL, mode="ack", timeout=15, agents="watchdog_s = 40")
+    assert "watchdog_halts" not in in_time.counters
+
+
 # -- half-open SSE --------------------------------------------------------------
 
 HALF_OPEN = one_agent("""

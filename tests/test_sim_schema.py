@@ -121,6 +121,12 @@ def test_cross_field_check_names_the_table() -> None:
     assert "loss is a probability" in err.message
 
 
+def test_poll_timeout_must_be_positive() -> None:
+    err = error_for("[transports.poll]\ntimeout_s = 0\n" + MINIMAL)
+    assert err.path == "transports.poll"
+    assert "timeout_s must be positive" in err.message
+
+
 def test_scenario_without_operator_commands_is_refused() -> None:
     err = error_for("[meta]\nname = 'x'\n")
     assert "operator" in err.message
