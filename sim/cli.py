@@ -80,22 +80,27 @@ def run(
     from sim.aggregate import Summary
     from sim.expect import evaluate
     from sim.montecarlo import replication_seeds, run_replications
-    from sim.results import build_results, write_results
+    from sim.results import TREE_LIMIT, build_results, write_results
     from sim.runner import build_hierarchy, check_selectors, run_once
     from sim.scenario import load_scenario
 
     try:
         scenario, text = load_scenario(scenario_ref)
         master = scenario.meta.seed if seed is None else seed
-        hierarchy = build_hierarchy(scenario.topology, master)
+        seeds = replication_seeds(master, replications)
+        # The first replication's tree (a random topology depends on the seed):
+        # results.json shows that run's rows and timeline.
+        hierarchy = build_hierarchy(scenario.topology, seeds[0])
         check_selectors(scenario, hierarchy, scenario_ref)
     except ScenarioError as exc:
         _fail_input(str(exc))
     except ValueError as exc:  # a topology the hierarchy refuses (cycle, two parents)
         _fail_input(f"{scenario_ref}: topology: {exc}")
+    small = len(hierarchy) <= TREE_LIMIT
+    edges = [(parent, child) for parent, child in hierarchy.graph.edges] if small else None
+    del hierarchy  # each run builds its own; a million-agent graph is worth freeing
     out = out or Path("out") / scenario.meta.name
     out.mkdir(parents=True, exist_ok=True)
-    seeds = replication_seeds(master, replications)
     click.echo(
         f"seed={master} scenario={scenario.meta.name} replications={replications} jobs={jobs}"
     )
@@ -116,7 +121,7 @@ def run(
 
         outcomes.append(Outcome("determinism", first.digest, again.digest, same))
     results = build_results(
-        scenario, scenario_ref, text, master, seeds, summary, outcomes, first, hierarchy
+        scenario, scenario_ref, text, master, seeds, summary, outcomes, first, edges
     )
     results["wall_s"] = round(wall, 3)
     path = write_results(results, out)

@@ -24,7 +24,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from killswitch.hierarchy import Hierarchy
 from sim.aggregate import Summary
 from sim.expect import Outcome
 from sim.runner import ROWS_LIMIT, RunResult
@@ -44,8 +43,10 @@ def build_results(
     summary: Summary,
     outcomes: list[Outcome],
     first: RunResult,
-    hierarchy: Hierarchy,
+    edges: list[tuple[str, str]] | None,
 ) -> dict[str, Any]:
+    """The results document. ``edges`` are the first run's tree (parent, child),
+    given for trees up to TREE_LIMIT agents only (None otherwise)."""
     first_run: dict[str, Any] = {
         "seed": first.seed,
         "digest": first.digest,
@@ -53,8 +54,8 @@ def build_results(
         "faults": [asdict(f) for f in scenario.faults],
         "operator": [asdict(o) for o in scenario.operator],
     }
-    if len(hierarchy) <= TREE_LIMIT:
-        first_run["edges"] = [list(e) for e in hierarchy.graph.edges]
+    if edges is not None:
+        first_run["edges"] = [list(e) for e in edges]
         first_run["rows"] = first.rows
     if first.timeline:
         first_run["timeline"] = {a: [list(t) for t in ts] for a, ts in first.timeline.items()}

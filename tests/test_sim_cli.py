@@ -92,6 +92,41 @@ def test_trace_file_matches_the_printed_digest(baseline_run: tuple[Result, Path]
     assert results["first_run"]["trace_lines"] == len(lines)
 
 
+RANDOM_TREE = """
+[meta]
+name = "random_tree"
+duration_s = 60
+
+[topology]
+kind = "random"
+agents = 12
+max_children = 3
+
+[[operator]]
+at_s = 10
+command = "TERMINATE"
+"""
+
+
+def test_results_show_the_tree_of_the_first_replication(tmp_path: Path) -> None:
+    # A random tree depends on the seed, and with replications the first run's
+    # seed is derived from the master seed: edges, rows and timeline must all be
+    # that run's tree.
+    path = tmp_path / "random_tree.toml"
+    path.write_text(RANDOM_TREE)
+    out = tmp_path / "out"
+    result = invoke("run", str(path), "--replications", "3", "--out", str(out), "--no-report")
+    assert result.exit_code == 0, result.output
+    first = json.loads((out / "results.json").read_text())["first_run"]
+    parent = {child: parent for parent, child in first["edges"]}
+
+    def depth(agent: str) -> int:
+        return 0 if agent not in parent else 1 + depth(parent[agent])
+
+    assert len(first["rows"]) == 12
+    assert all(row["depth"] == depth(row["agent"]) for row in first["rows"])
+
+
 def test_same_seed_on_the_command_line_gives_the_same_digest(tmp_path: Path) -> None:
     digests = []
     for name in ("a", "b", "c"):
