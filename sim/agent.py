@@ -445,6 +445,15 @@ class AgentSim:
         if self.file is not None:
             self.file.stop()
 
+    def tear_down(self) -> None:
+        """Break the cycles through this agent once its run is over: its transports
+        and its tree neighbours point back at it (see runner._tear_down)."""
+        self.streams = {}
+        self.poller = None
+        self.file = None
+        self.parent = None
+        self.children = ()
+
     # -- workload ------------------------------------------------------------
 
     def _may_act(self) -> bool:

@@ -40,14 +40,15 @@ def no_orphans(h: Hierarchy, obs: Observations) -> Check:
     # every agent on the way down is a root too, and walking each root's
     # descendants separately would cost the sum of all subtree sizes.
     roots = set(obs.cascade_roots)
+    children = dict(h.graph.adjacency()) if roots else {}  # agent -> {child: ...}
     covered: set[str] = set()
     for root in roots:
-        stack = h.children(root)
+        stack = list(children[root])
         while stack:
             agent = stack.pop()
             if agent not in covered:
                 covered.add(agent)
-                stack.extend(h.children(agent))
+                stack.extend(children[agent])
     final = obs.final_states
     orphans = {agent for agent in covered if final.get(agent) != "TERMINATED"}
     detail = ""
