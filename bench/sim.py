@@ -20,11 +20,14 @@ Method
     those costs belong to the protocol core and are measured by bench/core.py.
     The bare timeout is measured in the same process, interleaved with the model
     runs: chains of ``env.timeout(d).callbacks.append(cb)`` whose callback only
-    schedules the next timeout (the primitive ``World.after`` is built on), with
-    as many chains as the model has agents times three, so the event heap has a
-    similar size. Each figure is the median of several interleaved rounds. A
-    second pass, with timers also on the listener's state machine and the trace,
-    splits an event's time into signature / listener / trace / the rest.
+    schedules the next timeout, with as many chains as the model has agents
+    times three, so the event heap has a similar size. Each figure is the median
+    of several interleaved rounds. The model's own primitive is shown beside it:
+    the same chains through ``World.after`` (a slotted event handed to
+    ``Environment.schedule``, no Timeout). A second pass, with timers also on the
+    listener's state machine and the trace, splits an event's time into
+    signature / listener / trace / scheduling (events x the World.after chain's
+    cost) / the model's own logic.
 (2) Cascade TERMINATE through balanced trees of fanout 10 (1,111 / 11,111 /
     111,111 / 1,111,111 agents: the 10^3 .. 10^6 size classes), agent-side
     cascade, SSE only (no polling traffic), 0.01 actions/s per agent. Each size
@@ -210,6 +213,27 @@ def bare_timeout_s(chains: int, events: int) -> float:
     return (time.perf_counter() - start) / (events + chains)
 
 
+def bare_after_s(chains: int, events: int) -> float:
+    """Seconds per event of a chain of ``World.after`` callbacks that only reschedule."""
+    from sim.world import World, new_environment
+
+    world = World.__new__(World)  # only the scheduling part of a World is used
+    world.env = new_environment()
+    left = [events]
+    after = world.after
+
+    def tick() -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            after(1.0, tick)
+
+    for i in range(chains):
+        after(i / chains, tick)
+    start = time.perf_counter()
+    world.env.run()
+    return (time.perf_counter() - start) / (events + chains)
+
+
 def model_event_s(work: Callable[[], None]) -> tuple[float, int, float]:
     """(seconds per event without signature work, events, signature seconds) of ``work``."""
     _Timing.reset()
@@ -238,21 +262,25 @@ def overhead(quick: bool, profile: bool) -> None:
         ("cascade 11,111 agents", run_cascade, 3 * 11_111),
     ]
     rounds = 3 if quick else 5
+    after_cost: dict[str, float] = {}
     print(f"(1) overhead per simulated event vs a bare SimPy timeout ({load()})")
     with timing_hooks():
         for name, work, chains in workloads:
-            model, bare, excluded = [], [], []
+            model, bare, excluded, primitive = [], [], [], []
             events = 0
             for _ in range(rounds):
                 bare.append(bare_timeout_s(chains, 200_000))
+                primitive.append(bare_after_s(chains, 200_000))
                 per_event, events, signature_s = model_event_s(work)
                 model.append(per_event)
                 excluded.append(signature_s)
             m, b = statistics.median(model), statistics.median(bare)
+            after_cost[name] = statistics.median(primitive)
             print(
                 f"    {name:24s} {events:>8,d} events  model {m * 1e6:6.2f} us/event"
                 f" (signature work {statistics.median(excluded):.3f} s excluded)"
                 f"  bare timeout {b * 1e6:5.2f} us  ratio {m / b:4.1f}x (target <= 3x)"
+                f"  [bare World.after {after_cost[name] * 1e6:4.2f} us]"
             )
             missed(m / b > 3.0, f"{name}: {m / b:.1f}x > 3x")
     print("    where an event's time goes (us/event; separate run with more timers):")
@@ -262,11 +290,13 @@ def overhead(quick: bool, profile: bool) -> None:
             work()
             per = {k: v / _Timing.events * 1e6 for k, v in _Timing.buckets.items()}
             total = _Timing.run_s / _Timing.events * 1e6
-            rest = total - sum(per.values())
+            scheduling = after_cost[name] * 1e6
+            rest = total - sum(per.values()) - scheduling
             print(
                 f"    {name:24s} total {total:6.2f} = signature {per.get('signature', 0):5.2f}"
                 f" + listener state machine/store {per.get('core', 0):5.2f}"
-                f" + trace {per.get('trace', 0):5.2f} + scheduling and model logic {rest:5.2f}"
+                f" + trace {per.get('trace', 0):5.2f} + scheduling {scheduling:5.2f}"
+                f" + model logic {rest:5.2f}"
             )
     if profile:
         profile_workloads([(name, work) for name, work, _ in workloads])
