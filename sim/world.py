@@ -98,6 +98,8 @@ class World:
 
     def after(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         """Run ``callback(*args)`` ``delay`` (>= 0) virtual seconds from now."""
+        if delay < 0:  # as Timeout does: time must never run backwards
+            raise ValueError(f"negative delay {delay} for {callback}")
         self.env.schedule(_Call(callback, args), NORMAL, delay)  # type: ignore[arg-type]
 
     def emit(self, event: str, **fields: Any) -> None:

@@ -566,3 +566,27 @@ def test_watchdog_stays_quiet_when_the_control_plane_is_heard() -> None:
     result = run(WATCHDOG, agents="watchdog_s = 20", partition=10)  # shorter than the watchdog
     assert "watchdog_halts" not in result.counters
     assert states(result)[0] == "TERMINATING"
+
+
+# -- scheduling ---------------------------------------------------------------------
+
+
+def test_callbacks_run_in_time_order_and_ties_in_scheduling_order() -> None:
+    from sim.world import World, new_environment
+
+    world = World.__new__(World)  # only the scheduling part of a World is used
+    world.env = new_environment()
+    ran: list[tuple[float, str]] = []
+
+    def note(label: str) -> None:
+        ran.append((world.now, label))
+
+    world.after(2.0, note, "b")
+    world.after(1.0, note, "a")
+    world.after(2.0, note, "c")
+    world.at(0.5, world.after, 1.5, note, "d")  # also due at 2.0, scheduled last
+    world.env.run()
+    assert ran == [(1.0, "a"), (2.0, "b"), (2.0, "c"), (2.0, "d")]
+    assert all(isinstance(t, float) for t, _ in ran)
+    with pytest.raises(ValueError, match="negative delay"):
+        world.after(-0.1, note, "never")
