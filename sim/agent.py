@@ -537,7 +537,7 @@ class AgentSim:
         (the parent terminating or paused with cascade) reaches it now, so it
         does not come back as an orphan. A command it already took is a REPLAY."""
         parent = self.parent
-        if parent is None or parent.cascaded is None:
+        if parent is None or parent.cascaded is None or not self.config.rejoin:
             return
         command, op = parent.cascaded
         wanted = {

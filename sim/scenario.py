@@ -162,6 +162,9 @@ class Agents:
     max_grace_s: float = 60.0
     #: Dead-man's switch: halt after this long without hearing the control plane (0 = off).
     watchdog_s: float = 0.0
+    #: A restarted agent re-registers with its parent and takes a cascade it missed
+    #: while down (killswitch.hierarchy.add_agent). The seed's lineage has no such step.
+    rejoin: bool = True
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,12 @@ def test_a_child_down_during_a_cascading_pause_is_paused_when_it_returns() -> No
 @pytest.mark.parametrize("store", ["memory", "durable"])
 def test_rejoin_does_not_depend_on_the_childs_own_store(store: str) -> None:
     assert run("TERMINATE", store)["states"] == {"TERMINATED": 7}
+
+
+def test_without_rejoin_the_seeds_lineage_leaves_the_returning_child_an_orphan() -> None:
+    text = SCENARIO.format(command="TERMINATE", store="durable").replace(
+        'store = "durable"', 'store = "durable"\nrejoin = false'
+    )
+    result = run_once(parse_scenario(text), 7)
+    assert result.final_states == {"TERMINATED": 1, "RUNNING": 6}
+    assert not {c.name: c.passed for c in result.checks}["no_orphans"]
