@@ -12,7 +12,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from conformance.adapter import TrustedKey
-from killswitch import Algorithm, SigningKey, TrustStore, derive_signing_key
+from killswitch import (
+    Algorithm,
+    SigningKey,
+    TrustStore,
+    derive_distinct_key,
+    derive_signing_key,
+)
 
 #: Key ids the harness uses, by algorithm.
 KEY_IDS = {
@@ -96,12 +102,9 @@ class Keyring:
     def _derive_attacker(self, algorithm: Algorithm, key_id: str | None) -> SigningKey:
         real = self.keys[algorithm]
         wanted = key_id or real.key_id
-        real_pem = real.verifying_key().public_pem()
-        for n in range(64):
-            candidate = derive_signing_key(f"attacker-{self.seed}-{n}", algorithm, wanted)
-            if candidate.verifying_key().public_pem() != real_pem:
-                return candidate
-        raise RuntimeError("no attacker key distinct from the trusted one")  # >= 2 RSA fixtures
+        return derive_distinct_key(
+            f"attacker-{self.seed}", algorithm, wanted, [real.verifying_key()]
+        )
 
     def another(self, algorithm: Algorithm, key_id: str) -> SigningKey:
         """A further control-plane key (rotation, revocation) under ``key_id``, with
@@ -109,14 +112,9 @@ class Keyring:
         bundled fixtures, so a derivation can repeat one)."""
         cached = self._derived.get((algorithm, "another:" + key_id))
         if cached is None:
-            taken = {k.verifying_key().public_pem() for k in self.keys.values()}
-            for n in range(64):
-                candidate = derive_signing_key(f"another-{self.seed}-{n}", algorithm, key_id)
-                if candidate.verifying_key().public_pem() not in taken:
-                    break
-            else:
-                raise RuntimeError("no key distinct from the trusted ones")
-            cached = self._derived[(algorithm, "another:" + key_id)] = candidate
+            trusted = [k.verifying_key() for k in self.keys.values()]
+            cached = derive_distinct_key(f"another-{self.seed}", algorithm, key_id, trusted)
+            self._derived[(algorithm, "another:" + key_id)] = cached
         return cached
 
     def stranger(self, algorithm: Algorithm) -> SigningKey:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from killswitch.command import WILDCARD, Command, CommandType, from_posix
 from killswitch.decision import Accepted, Decision, Effect, Reason, Rejected
 from killswitch.hierarchy import Hierarchy, HierarchyError, PlanStep, add_agent, cascade_plan
-from killswitch.keys import Algorithm, SigningKey, TrustStore, VerifyingKey, derive_signing_key
+from killswitch.keys import (
+    Algorithm,
+    SigningKey,
+    TrustStore,
+    VerifyingKey,
+    derive_distinct_key,
+    derive_signing_key,
+)
 from killswitch.listener import Listener
 from killswitch.policy import Policy
 from killswitch.profiles import PROFILES, Envelope, MalformedCommand, Profile, get_profile
@@ -51,6 +58,7 @@ __all__ = [
     "VerifyingKey",
     "add_agent",
     "cascade_plan",
+    "derive_distinct_key",
     "derive_signing_key",
     "from_posix",
     "get_profile",

@@ -179,6 +179,20 @@ def derive_signing_key(seed: int | bytes | str, algorithm: Algorithm, key_id: st
     return SigningKey(key_id, algorithm, private)
 
 
+def derive_distinct_key(
+    label: str, algorithm: Algorithm, key_id: str, avoid: Iterable[VerifyingKey]
+) -> SigningKey:
+    """A test key like :func:`derive_signing_key` whose material differs from every
+    key in ``avoid`` (an attacker's or a rotated key: RS256 test keys come from a
+    few bundled fixtures, so a plain derivation can repeat one)."""
+    taken = {key.public_pem() for key in avoid}
+    for n in range(64):
+        candidate = derive_signing_key(f"{label}-{n}", algorithm, key_id)
+        if candidate.verifying_key().public_pem() not in taken:
+            return candidate
+    raise ValueError(f"no {algorithm.value} test key distinct from {len(taken)} given keys")
+
+
 def fixture_rsa_names() -> list[str]:
     folder = resources.files("killswitch") / "fixtures"
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".pem"))

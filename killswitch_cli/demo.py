@@ -12,24 +12,13 @@ from killswitch import (
     Command,
     CommandType,
     Listener,
-    SigningKey,
     TrustStore,
+    derive_distinct_key,
     derive_signing_key,
     get_profile,
 )
 
 _START = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _attacker_key(seed: int, algorithm: Algorithm, real: SigningKey) -> SigningKey:
-    """A key with the real key's id but different material (RSA test keys are a
-    small fixture set, so draw until the public key differs)."""
-    real_public = real.verifying_key().public_pem()
-    for n in range(100):
-        candidate = derive_signing_key(f"attacker-{seed}-{n}", algorithm, real.key_id)
-        if candidate.verifying_key().public_pem() != real_public:
-            return candidate
-    raise RuntimeError("no distinct attacker key found")  # unreachable with >= 2 fixtures
 
 
 @click.command()
@@ -49,7 +38,7 @@ def demo(seed: int, profile: str) -> None:
     """
     algorithm = Algorithm.ED25519 if profile == "v1" else Algorithm.RS256
     key = derive_signing_key(seed, algorithm, "control-plane-1")
-    forger = _attacker_key(seed, algorithm, key)
+    forger = derive_distinct_key(f"attacker-{seed}", algorithm, key.key_id, [key.verifying_key()])
     wire = get_profile(profile)
     listener = Listener("agent-7", "asset-billing", TrustStore([key.verifying_key()]), profile=wire)
     click.echo(f"seed={seed} profile={profile} algorithm={algorithm.value} key_id={key.key_id}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from killswitch import Command, CommandType, SigningKey, derive_signing_key, from_posix
+from killswitch import Command, CommandType, derive_distinct_key, from_posix
 from sim.scenario import Fault
 from sim.world import EPOCH, Partition, World
 
@@ -149,7 +149,8 @@ def _key_rotation(world: World, fault: Fault, index: int) -> None:
     cp = world.cp
     assert cp is not None
     old = cp.key
-    new = derive_signing_key(f"rotation-{index}", old.algorithm, f"{old.key_id}-r{index + 1}")
+    new_id = f"{old.key_id}-r{index + 1}"
+    new = derive_distinct_key(f"rotation-{index}", old.algorithm, new_id, [old.verifying_key()])
 
     def rotate() -> None:
         cp.rotate(new)
@@ -189,7 +190,10 @@ def _forged_flood(world: World, fault: Fault, index: int) -> None:
     agents = world.select(fault.agents)
     if fault.rate_per_s <= 0 or not agents:
         return
-    forger = _distinct_key(cp.key, f"forger-{index}")
+    real = cp.key
+    forger = derive_distinct_key(
+        f"forger-{index}", real.algorithm, real.key_id, [real.verifying_key()]
+    )
     end = fault.at_s + fault.duration_s
     counter = [0]
 
@@ -218,17 +222,6 @@ def _forged_flood(world: World, fault: Fault, index: int) -> None:
         world.after(world.rng.expovariate(fault.rate_per_s), forge_one)
 
     world.at(fault.at_s, forge_one)
-
-
-def _distinct_key(real: SigningKey, label: str) -> SigningKey:
-    """An attacker key under the real key's id, with different material (the RSA
-    test keys are a small fixture set, so draw until the public key differs)."""
-    real_pem = real.verifying_key().public_pem()
-    for n in range(100):
-        key = derive_signing_key(f"{label}-{n}", real.algorithm, real.key_id)
-        if key.verifying_key().public_pem() != real_pem:
-            return key
-    raise RuntimeError("no distinct attacker key")
 
 
 def _attacker(world: World) -> Attacker:
