@@ -53,14 +53,6 @@ class Algorithm(enum.Enum):
 _BY_WIRE_NAME = {algorithm.value: algorithm for algorithm in Algorithm}
 
 
-def _verify_ecdsa(key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> None:
-    key.verify(signature, message, _ECDSA)
-
-
-def _verify_pkcs1(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> None:
-    key.verify(signature, message, _PKCS1, _SHA256)
-
-
 def _algorithm_of(key: PrivateKey | PublicKey) -> Algorithm:
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return Algorithm.ED25519
@@ -96,9 +88,9 @@ class VerifyingKey:
         if isinstance(key, ed25519.Ed25519PublicKey):
             check = key.verify
         elif isinstance(key, ec.EllipticCurvePublicKey):
-            check = functools.partial(_verify_ecdsa, key)
+            check = functools.partial(key.verify, signature_algorithm=_ECDSA)
         else:
-            check = functools.partial(_verify_pkcs1, key)
+            check = functools.partial(key.verify, padding=_PKCS1, algorithm=_SHA256)
         object.__setattr__(self, "_check", check)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
