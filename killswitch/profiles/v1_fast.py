@@ -20,39 +20,36 @@ from datetime import datetime
 
 from killswitch.command import Command, CommandType
 
-# Strings are matched as "anything but a quote" (the fastest loop in the regex
-# engine); escapes and control characters are excluded for the whole message
-# before matching (see decode_canonical).
-_STR = rb'"([^"]+)"'
-_TIME = rb'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))"'
-_INT = rb"(0|[1-9][0-9]{0,18})"
+# The pattern runs over the decoded text (one UTF-8 decode for the whole
+# message instead of one per field). Strings exclude quotes and control
+# characters; the signature is "anything but a quote" (the fastest loop in the
+# regex engine) and is checked by bytes.fromhex below. re.ASCII: \d is 0-9 only.
+_STR = r'"([^"\x00-\x1f]+)"'
+_TIME = r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))"'
+_INT = r"(0|[1-9][0-9]{0,18})"
 
 #: The canonical form, member by member, keys in RFC 8785 order.
 _MEMBERS = [
-    rb'{"cascade":(true|false)',
-    rb'"command_id":' + _STR,
-    rb'"command_type":"(TERMINATE|PAUSE|RESUME)"',
-    rb'"expires_at":' + _TIME,
-    rb'"grace_period_seconds":' + _INT,
-    rb'"issued_at":' + _TIME,
-    rb'"issued_by":' + _STR,
-    rb'"key_id":' + _STR,
-    rb'"nonce":' + _STR,
-    rb'"reason":"([^"]*)"',
-    rb'"sequence":' + _INT + rb'(,"signature":"([^"]+)")',  # group 12: the cut-out member
-    rb'"signature_algorithm":' + _STR,
-    rb'"target_asset_id":(?:null|' + _STR + rb")",
-    rb'"target_instance_id":' + _STR,
-    rb'"v":1}',
+    r'{"cascade":(true|false)',
+    r'"command_id":' + _STR,
+    r'"command_type":"(TERMINATE|PAUSE|RESUME)"',
+    r'"expires_at":' + _TIME,
+    r'"grace_period_seconds":' + _INT,
+    r'"issued_at":' + _TIME,
+    r'"issued_by":' + _STR,
+    r'"key_id":' + _STR,
+    r'"nonce":' + _STR,
+    r'"reason":"([^"\x00-\x1f]*)"',
+    r'"sequence":' + _INT + r',"signature":"([^"]+)"',
+    r'"signature_algorithm":' + _STR,
+    r'"target_asset_id":(?:null|' + _STR + r")",
+    r'"target_instance_id":' + _STR,
+    r'"v":1}',
 ]
-_CANONICAL = re.compile(rb",".join(_MEMBERS), re.DOTALL).fullmatch
+_CANONICAL = re.compile(",".join(_MEMBERS), re.DOTALL | re.ASCII).fullmatch
+_SIGNATURE_MEMBER = b',"signature":"'
 
-_KINDS = {
-    b"TERMINATE": CommandType.TERMINATE,
-    b"PAUSE": CommandType.PAUSE,
-    b"RESUME": CommandType.RESUME,
-}
-_CONTROL = bytes(range(32))
+_KINDS = {kind.value: kind for kind in CommandType}
 _INT_LIMIT = 2**63
 _MAX_STR = 1024
 
@@ -60,41 +57,36 @@ _MAX_STR = 1024
 def decode_canonical(raw: bytes) -> tuple[Command, str, bytes, bytes] | None:
     """(command, algorithm, signature, signed bytes without the domain prefix), or
     None when ``raw`` is not plainly canonical (the strict path then decides)."""
-    if b"\\" in raw or len(raw.translate(None, _CONTROL)) != len(raw):
-        return None  # an escape or a control character: the strict path decides
-    match = _CANONICAL(raw)
+    if b"\\" in raw:
+        return None  # an escape: the strict path decodes it
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    match = _CANONICAL(text)
     if match is None:
         return None
     (
         cascade, command_id, kind, expires, grace, issued, issued_by, key_id, nonce,
-        reason, sequence, _member, signature, algorithm, asset, target,
+        reason, sequence, signature, algorithm, asset, target,
     ) = match.groups()  # fmt: skip
     try:
-        strings = [
-            s.decode("utf-8")
-            for s in (command_id, issued_by, key_id, nonce, reason, algorithm, target)
-        ]
-        asset_text = None if asset is None else asset.decode("utf-8")
-        issued_at = datetime.fromisoformat(issued.decode("ascii"))
-        expires_at = datetime.fromisoformat(expires.decode("ascii"))
-    except ValueError:  # invalid UTF-8 or an impossible date: the strict path says which
+        issued_at = datetime.fromisoformat(issued)
+        expires_at = datetime.fromisoformat(expires)
+        signature_bytes = bytes.fromhex(signature)
+    except ValueError:  # an impossible date, or not hex: the strict path says which
         return None
     grace_value, sequence_value = int(grace), int(sequence)
-    try:
-        signature_bytes = bytes.fromhex(signature.decode("ascii"))
-    except ValueError:
-        return None
     # fromhex also takes upper case and skips spaces; the wire form allows neither.
-    if len(signature) != 2 * len(signature_bytes) or not (
-        signature.islower() or signature.isdigit()
-    ):
+    # (A round trip is cheaper than str.islower, which looks up every character.)
+    if signature_bytes.hex() != signature:
         return None
     if (
         len(signature) > _MAX_STR
         or grace_value >= _INT_LIMIT
         or sequence_value >= _INT_LIMIT
-        or max(map(len, strings)) > _MAX_STR
-        or (asset_text is not None and len(asset_text) > _MAX_STR)
+        or max(len(command_id), len(issued_by), len(key_id), len(nonce), len(reason)) > _MAX_STR
+        or max(len(algorithm), len(target), len(asset or "")) > _MAX_STR
     ):
         return None
     command = object.__new__(Command)
@@ -103,20 +95,22 @@ def decode_canonical(raw: bytes) -> tuple[Command, str, bytes, bytes] | None:
         command,
         "__dict__",
         {
-            "command_id": strings[0],
+            "command_id": command_id,
             "command_type": _KINDS[kind],
-            "target_instance_id": strings[6],
-            "issued_by": strings[1],
+            "target_instance_id": target,
+            "issued_by": issued_by,
             "issued_at": issued_at,
             "expires_at": expires_at,
-            "nonce": strings[3],
-            "reason": strings[4],
-            "target_asset_id": asset_text,
-            "cascade": cascade == b"true",
+            "nonce": nonce,
+            "reason": reason,
+            "target_asset_id": asset,
+            "cascade": cascade == "true",
             "grace_period_seconds": grace_value,
-            "key_id": strings[2],
+            "key_id": key_id,
             "sequence": sequence_value,
         },
     )
-    start, end = match.span(12)
-    return command, strings[5], signature_bytes, raw[:start] + raw[end:]
+    # No string can hold a quote here, so the first such member is the signature's.
+    start = raw.find(_SIGNATURE_MEMBER)
+    end = start + len(_SIGNATURE_MEMBER) + len(signature) + 1
+    return command, algorithm, signature_bytes, raw[:start] + raw[end:]
