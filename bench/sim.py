@@ -39,7 +39,8 @@ Method
     between sizes divided by the agent ratio (1.0 = linear).
     Targets: 10^5 < 30 s and < 2 GB; 10^6 < 5 min and < 12 GB.
 (3) Monte Carlo replications per second of ``baseline``: the CLI's path
-    (``run_replications`` + ``Summary.add``) with --jobs 1 and --jobs 2, process
+    (``run_replications``: workers aggregate batches, the parent merges) with --jobs 1
+    and --jobs 2, process
     pool start-up included, best of interleaved rounds (target >= 1.8x with 2 jobs).
 (4) Virtual-to-wall ratio of ``baseline``: simulated seconds per wall second of
     ``run_once`` (construction, run, checkers) over many seeds (target >= 1000x).
@@ -460,7 +461,6 @@ def memory_breakdown(depth: int = 4) -> None:
 
 
 def montecarlo(replications: int, rounds: int) -> None:
-    from sim.aggregate import Summary
     from sim.montecarlo import replication_seeds, run_replications
     from sim.scenario import load_scenario
 
@@ -470,10 +470,8 @@ def montecarlo(replications: int, rounds: int) -> None:
     walls: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(rounds):  # interleaved, so a burst of load elsewhere hits both
         for jobs in (1, 2):
-            summary = Summary(scenario.sla)
             start = time.perf_counter()
-            for result in run_replications(scenario, seeds, jobs):
-                summary.add(result)
+            run_replications(scenario, seeds, jobs)
             walls[jobs].append(time.perf_counter() - start)
     rate = {jobs: replications / min(w) for jobs, w in walls.items()}
     for jobs, w in walls.items():

@@ -160,6 +160,40 @@ class Summary:
             }
         )
 
+    def merge(self, later: Summary) -> None:
+        """Add the runs of ``later``, a summary of the replications that follow
+        this one's: the result is exactly what adding them one by one gives (the
+        Monte Carlo parent merges what its workers aggregated)."""
+        if later.runs == 0:
+            return
+        self.runs += later.runs
+        self.agents = later.agents
+        _extend(self.phases, later.phases)
+        for via, phases in later.by_transport.items():
+            _extend(self.by_transport.setdefault(via, {}), phases)
+        for depth, phases in later.by_depth.items():
+            _extend(self.by_depth.setdefault(depth, {}), phases)
+        self.sla_pairs += later.sla_pairs
+        self.sla_met += later.sla_met
+        self.never_effective += later.never_effective
+        for name, tally in later.checks.items():
+            mine = self.checks.setdefault(name, CheckTally())
+            mine.failed_runs += tally.failed_runs
+            mine.violations += tally.violations
+            mine.worst_run = max(mine.worst_run, tally.worst_run)
+            if mine.first_failure is None:
+                mine.first_failure = tally.first_failure
+        for name, n in later.counters.items():
+            self.counters[name] = self.counters.get(name, 0) + n
+        for state, n in later.final_states.items():
+            self.final_states[state] = self.final_states.get(state, 0) + n
+        self.actions_after_click += later.actions_after_click
+        # Floating-point sums depend on their order: add the runs' spends one by
+        # one, as add() does, rather than the other summary's total.
+        for row in later.run_rows:
+            self.spend_after_click += row["spend_after_click"]
+        self.run_rows += later.run_rows
+
     def _tally(self, check: Check, seed: int) -> None:
         tally = self.checks.setdefault(check.name, CheckTally())
         if not check.passed:

@@ -77,7 +77,6 @@ def run(
     Writes OUT/results.json and OUT/trace.jsonl (the first replication's trace)
     and prints a summary. Exit 0 when every expectation holds, 1 otherwise.
     """
-    from sim.aggregate import Summary
     from sim.expect import evaluate
     from sim.montecarlo import replication_seeds, run_replications
     from sim.results import TREE_LIMIT, build_results, write_results
@@ -104,15 +103,10 @@ def run(
     click.echo(
         f"seed={master} scenario={scenario.meta.name} replications={replications} jobs={jobs}"
     )
-    summary = Summary(scenario.sla)
     started = time.perf_counter()
-    first = None
     with _progress(replications) as advance:
-        for result in run_replications(scenario, seeds, jobs, out / "trace.jsonl", advance):
-            first = first or result
-            summary.add(result)
+        first, summary = run_replications(scenario, seeds, jobs, out / "trace.jsonl", advance)
     wall = time.perf_counter() - started
-    assert first is not None
     outcomes = evaluate(scenario.expect, summary)
     if check_determinism:
         again = run_once(scenario, seeds[0])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -202,3 +203,35 @@ def test_expectations_judge_the_summary() -> None:
     assert outcomes["p99_delivery_s"].passed
     assert outcomes["checker:no_orphans"].passed  # expected to fail, and it did
     assert outcomes["checker:terminate_final"].passed
+
+
+def test_merging_summaries_is_adding_their_runs_one_by_one() -> None:
+    # Spends chosen so that the order of the float additions shows:
+    # (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3).
+    runs = [
+        replace(
+            result(
+                seed,
+                [row("op0", "root", delivery=0.1 * seed, total=10.0 + seed, time_to_halt=1.0)],
+                failed=("no_orphans",) if seed in (2, 3) else (),
+            ),
+            spend_after_click=spend,
+            counters={f"c{seed % 2}": seed},
+        )
+        for seed, spend in [(1, 0.1), (2, 0.2), (3, 0.3), (4, 0.7)]
+    ]
+    one_by_one = Summary(Sla())
+    for run in runs:
+        one_by_one.add(run)
+    merged = Summary(Sla())
+    merged.add(runs[0])
+    for part in ([runs[1], runs[2]], [], [runs[3]]):
+        later = Summary(Sla())
+        for run in part:
+            later.add(run)
+        merged.merge(later)
+    assert merged.to_json() == one_by_one.to_json()
+    assert merged.run_rows == one_by_one.run_rows
+    assert merged.spend_after_click == one_by_one.spend_after_click  # exactly
+    assert merged.checks["no_orphans"].first_failure == {"seed": 2, "detail": "detail"}
+    assert merged.checks["no_orphans"].failed_runs == 2

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch_cli.main import main
-from sim.aggregate import Summary
 from sim.montecarlo import replication_seeds, run_replications
 from sim.rng import derive_seed
 from sim.runner import run_once
@@ -130,15 +129,27 @@ def test_replication_seeds_follow_the_documented_derivation() -> None:
 
 
 def summary_json(scenario: Scenario, seeds: list[int], jobs: int) -> str:
-    summary = Summary(scenario.sla)
-    for result in run_replications(scenario, seeds, jobs):
-        summary.add(result)
+    _first, summary = run_replications(scenario, seeds, jobs)
     return json.dumps([summary.to_json(), summary.run_rows], sort_keys=True)
 
 
 def test_monte_carlo_summary_is_the_same_for_any_jobs(chaotic: Scenario) -> None:
     seeds = replication_seeds(5, 8)
     assert summary_json(chaotic, seeds, 1) == summary_json(chaotic, seeds, 2)
+
+
+@pytest.mark.parametrize(("count", "jobs"), [(999, 2), (9, 2), (2, 2), (1, 4), (100, 3)])
+def test_batches_hand_out_every_seed_once_and_shrink_towards_the_end(count: int, jobs: int) -> None:
+    from sim.montecarlo import batches
+
+    seeds = list(range(100, 100 + count))
+    parts = batches(seeds, jobs)
+    assert [s for part in parts for s in part] == seeds  # in order, each once
+    sizes = [len(part) for part in parts]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1
+    assert sizes[0] == -(-count // (2 * jobs))  # a 2*jobs-th of the work at most
+    # Few messages for the parent: far fewer batches than seeds once there are many.
+    assert len(parts) <= min(count, 4 * jobs * max(1, count.bit_length()))
 
 
 def test_cli_results_are_the_same_for_one_and_two_jobs(tmp_path: Path) -> None:
