@@ -53,14 +53,20 @@ def _work(seeds: list[int]) -> Summary:
     return _summarize(_scenario, seeds)
 
 
+#: The most replications in one batch (the progress bar moves once per batch).
+MAX_BATCH = 64
+
+
 def batches(seeds: list[int], jobs: int) -> list[list[int]]:
     """Guided scheduling: large batches first (few messages for the parent),
     smaller and smaller ones towards the end (no worker waits long for the last
-    one to finish): each batch is a ``2 * jobs``-th of what is left."""
+    one to finish): each batch is a ``2 * jobs``-th of what is left, at most
+    MAX_BATCH."""
     out = []
     start = 0
     while start < len(seeds):
-        size = -(-(len(seeds) - start) // (2 * jobs))  # rounded up: at least 1
+        left = len(seeds) - start
+        size = min(MAX_BATCH, -(-left // (2 * jobs)))  # rounded up: at least 1
         out.append(seeds[start : start + size])
         start += size
     return out

@@ -140,16 +140,16 @@ def test_monte_carlo_summary_is_the_same_for_any_jobs(chaotic: Scenario) -> None
 
 @pytest.mark.parametrize(("count", "jobs"), [(999, 2), (9, 2), (2, 2), (1, 4), (100, 3)])
 def test_batches_hand_out_every_seed_once_and_shrink_towards_the_end(count: int, jobs: int) -> None:
-    from sim.montecarlo import batches
+    from sim.montecarlo import MAX_BATCH, batches
 
     seeds = list(range(100, 100 + count))
     parts = batches(seeds, jobs)
     assert [s for part in parts for s in part] == seeds  # in order, each once
     sizes = [len(part) for part in parts]
     assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1
-    assert sizes[0] == -(-count // (2 * jobs))  # a 2*jobs-th of the work at most
+    assert sizes[0] == min(MAX_BATCH, -(-count // (2 * jobs)))  # a 2*jobs-th at most
     # Few messages for the parent: far fewer batches than seeds once there are many.
-    assert len(parts) <= min(count, 4 * jobs * max(1, count.bit_length()))
+    assert len(parts) <= min(count, count // MAX_BATCH + 4 * jobs * max(1, count.bit_length()))
 
 
 def test_cli_results_are_the_same_for_one_and_two_jobs(tmp_path: Path) -> None:
