@@ -88,22 +88,18 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 # Built once: json.loads(text, **options) would build a decoder per call.
-_FAST_DECODER = json.JSONDecoder(parse_constant=_no_constants)
 _STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constants)
 
 
-def load_object(raw: bytes, max_bytes: int = 1 << 20, *, fast: bool = False) -> dict[str, Any]:
-    """Parse one JSON object strictly: UTF-8, no NaN/Infinity, and no duplicate keys
-    unless ``fast`` (for profiles whose signature covers the raw bytes, where a
-    duplicate cannot survive verification and the check would cost a Python hook
-    per object)."""
+def load_object(raw: bytes, max_bytes: int = 1 << 20) -> dict[str, Any]:
+    """Parse one JSON object strictly: UTF-8, no NaN/Infinity, no duplicate keys."""
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise MalformedCommand(f"expected bytes, got {type(raw).__name__}")
     if len(raw) > max_bytes:
         raise MalformedCommand(f"message is {len(raw)} bytes, limit {max_bytes}")
     try:
         text = bytes(raw).decode("utf-8")
-        obj = (_FAST_DECODER if fast else _STRICT_DECODER).decode(text)
+        obj = _STRICT_DECODER.decode(text)
     except MalformedCommand:
         raise
     except RecursionError:

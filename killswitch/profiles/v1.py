@@ -39,7 +39,6 @@ from killswitch.profiles.base import (
     Profile,
     command_type,
     load_object,
-    req_str,
 )
 from killswitch.profiles.v1_fast import decode_canonical
 
@@ -89,11 +88,6 @@ def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with ``Z``; fractions only when non-zero."""
     text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z"
-
-
-def parse_time(obj: dict[str, Any], name: str) -> datetime:
-    """``obj[name]`` as an aware datetime (RFC 3339 with a zone), or MalformedCommand."""
-    return _time(req_str(obj, name), name)
 
 
 def _time(text: str, name: str) -> datetime:
