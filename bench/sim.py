@@ -180,8 +180,18 @@ def timing_hooks(breakdown: bool = False) -> Iterator[None]:
         (ControlPlane, "sign", "signature"),
     ]
     if breakdown:
+        import sim.agent
+        import sim.transports
+
         hooks += [(Listener, name, "core") for name in ("apply_cascade", "cleanup_done", "tick")]
         hooks += [(Trace, "emit", "trace")]
+        # The model's hot trace lines go through module-level line writers.
+        for module in (sim.agent, sim.transports):
+            hooks += [
+                (module, name, "trace")
+                for name, value in vars(module).items()
+                if getattr(value, "__qualname__", "") == "line_writer.<locals>.write"
+            ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in hooks]
     simpy.Environment = TimedEnvironment  # type: ignore[misc]
     for (owner, name, bucket), (_, _, fn) in zip(hooks, originals, strict=True):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 WILDCARD = "*"
 """A ``target_instance_id`` that names every instance (only if policy allows)."""
@@ -33,6 +34,30 @@ class CommandType(enum.Enum):
 
     def __repr__(self) -> str:
         return f"CommandType.{self.name}"
+
+
+class _PosixSeconds:
+    """``Command.<field>_s``: a timestamp field as POSIX seconds, computed once.
+
+    A cascade hands one Command to every agent of a subtree, and each asks for
+    its times; ``datetime.timestamp()`` costs about 0.3 us. The value is kept in
+    the instance's ``__dict__``, which this non-data descriptor then yields to:
+    the fields themselves stay frozen.
+    """
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        seconds: float = getattr(instance, self.field).timestamp()
+        instance.__dict__[self.name] = seconds
+        return seconds
 
 
 @dataclass(frozen=True)
@@ -64,15 +89,19 @@ class Command:
             if not isinstance(value, datetime) or value.utcoffset() is None:
                 raise ValueError(f"Command.{name} must be a timezone-aware datetime, got {value!r}")
 
-    @property
-    def issued_at_s(self) -> float:
-        """``issued_at`` as POSIX seconds."""
-        return self.issued_at.timestamp()
+    if TYPE_CHECKING:
 
-    @property
-    def expires_at_s(self) -> float:
-        """``expires_at`` as POSIX seconds."""
-        return self.expires_at.timestamp()
+        @property
+        def issued_at_s(self) -> float:
+            """``issued_at`` as POSIX seconds."""
+
+        @property
+        def expires_at_s(self) -> float:
+            """``expires_at`` as POSIX seconds."""
+
+    else:
+        issued_at_s = _PosixSeconds("issued_at")
+        expires_at_s = _PosixSeconds("expires_at")
 
 
 def from_posix(seconds: float) -> datetime:

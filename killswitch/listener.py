@@ -121,7 +121,11 @@ class Listener:
         try:
             if self.store.is_seen(command.command_id, command.nonce):
                 return Rejected(Reason.REPLAY)
-            horizon = max(now, self.policy.acceptance_horizon(command.expires_at_s))
+            # The replay entry's horizon, as policy.acceptance_horizon (inlined:
+            # a cascade applies one command at every agent of a subtree).
+            horizon = command.expires_at_s + self.policy.clock_skew_s
+            if horizon < now:
+                horizon = now
             return self._apply(command, command.issued_at_s, now, via, horizon)
         except Exception as exc:
             return Rejected(Reason.MALFORMED, f"unexpected {type(exc).__name__}: {exc}")
@@ -244,20 +248,31 @@ class Listener:
         return self._fire(Input.CLEANUP_DONE, "runtime")
 
     def _fire(self, event: Input, via: str) -> Effect:
-        previous = self._machine.state
+        machine = self._machine
+        previous = machine.state
         try:
-            outcome = self._machine.fire(event)
+            outcome = machine.fire(event)
         finally:
-            if self._machine.state is not self._record.state:
-                self._record = AgentRecord(
-                    self._machine.state,
-                    self._record.last_sequence,
-                    self._record.last_issued_at,
-                    self._record.hard_kill_at,
+            record = self._record
+            if machine.state is not record.state:
+                self._record = record = build(
+                    AgentRecord,
+                    state=machine.state,
+                    last_sequence=record.last_sequence,
+                    last_issued_at=record.last_issued_at,
+                    hard_kill_at=record.hard_kill_at,
                 )
-                self.store.save(self._record)
+                self.store.save(record)
         assert isinstance(outcome, AgentState), "runtime inputs are never refused"
-        return Effect(event, previous, outcome, None, self._record.hard_kill_at, via)
+        return build(
+            Effect,
+            cause=event,
+            previous_state=previous,
+            state=outcome,
+            command=None,
+            hard_kill_at=record.hard_kill_at,
+            via=via,
+        )
 
 
 def _is_stale(command: Command, issued: float, record: AgentRecord) -> bool:

@@ -137,7 +137,9 @@ class StateMachine:
 
     def fire(self, event: Input) -> AgentState | Refuse:
         """Apply ``event``; return the new state, or the refusal (state unchanged)."""
-        outcome = self.lookup(event)
-        if isinstance(outcome, AgentState):
+        outcome = TRANSITIONS.get((self.state, event))
+        if outcome is None:
+            self.lookup(event)  # raises InvalidTransition, after failing closed
+        if outcome.__class__ is AgentState:
             self.state = outcome
-        return outcome
+        return outcome  # type: ignore[return-value]

@@ -30,6 +30,7 @@ from killswitch.states import Input
 from sim.controlplane import Message
 from sim.observe import Phases
 from sim.rng import Dist
+from sim.trace import line_writer
 from sim.transports import FileWatcher, Poller, StreamClient
 from sim.world import EPOCH, World
 
@@ -50,6 +51,16 @@ _NOT_FINAL = frozenset(
     }
 )
 _NETWORK = frozenset({"sse", "websocket", "poll"})
+_RUNNING, _TERMINATING = AgentState.RUNNING, AgentState.TERMINATING
+#: ``member.value`` of states and inputs, for the observations (Enum's ``value``
+#: is a Python-level descriptor; every transition records three of them).
+_NAME: dict[AgentState | Input, str] = {m: m.value for m in (*AgentState, *Input)}
+
+# The trace lines an agent writes for every command it takes (see sim.trace).
+_ACCEPTED = line_writer("accepted", "agent", "via", "state", "origin", "op")
+_REJECTED = line_writer("rejected", "agent", "via", "reason", "origin", "op")
+_HALTED = line_writer("halted", "agent", "state")
+_TERMINATED = line_writer("terminated", "agent", "cause")
 
 
 class AgentSim:
@@ -130,7 +141,7 @@ class AgentSim:
 
     def local_now(self) -> float:
         """This agent's clock: skewed and drifting from virtual time."""
-        t = self.world.now
+        t = self.world.env.now
         return EPOCH + t + self.skew_s + self.drift * t
 
     def _new_listener(self) -> Listener:
@@ -205,17 +216,13 @@ class AgentSim:
             effect = decision.effect
             if world.attacker is not None:
                 self._judge_attack(effect, origin)
-            world.emit(
-                "accepted", agent=self.id, via=via, state=effect.state.value, origin=origin, op=op
-            )
+            _ACCEPTED(world.trace, world.env.now, self.id, via, effect.state.value, origin, op)
             self._ack(via, effect.command)
             self._apply(effect, op, phases)
         else:
             reason = decision.reason
             world.obs.count(f"rejected_{reason.value}")
-            world.emit(
-                "rejected", agent=self.id, via=via, reason=reason.value, origin=origin, op=op
-            )
+            _REJECTED(world.trace, world.env.now, self.id, via, reason.value, origin, op)
             if phases is not None and phases.effective is None:
                 phases.rejected = reason.value
             if reason not in _NOT_FINAL:
@@ -294,18 +301,18 @@ class AgentSim:
         """Act on an accepted command; ``phases`` are those of ``op`` at this agent."""
         world = self.world
         self._record_transition(effect)
+        state = effect.state
         if phases is not None and phases.effective is None:
-            phases.effective = world.now
-            if effect.state.halted and phases.halted is None:
-                phases.halted = world.now
+            now = world.env.now
+            phases.effective = now
+            if state is not _RUNNING and phases.halted is None:
+                phases.halted = now
+        if state is not effect.previous_state:
+            if state is _RUNNING:
+                self._start_workload()
+            elif state is _TERMINATING:
+                self._start_cleanup(effect)
         command = effect.command
-        if effect.state is AgentState.RUNNING and effect.previous_state is not AgentState.RUNNING:
-            self._start_workload()
-        if (
-            effect.state is AgentState.TERMINATING
-            and effect.previous_state is not AgentState.TERMINATING
-        ):
-            self._start_cleanup(effect)
         if command is None or not command.cascade:
             return
         if command.command_type is CommandType.TERMINATE:
@@ -315,12 +322,15 @@ class AgentSim:
 
     def _record_transition(self, effect: Effect) -> None:
         world = self.world
+        now = world.env.now
         state, previous = effect.state, effect.previous_state
-        world.obs.transitions.setdefault(self.id, []).append(
-            (world.now, previous.value, state.value, effect.cause.value)
-        )
-        if state.halted and not previous.halted:
-            world.emit("halted", agent=self.id, state=state.value)
+        transitions = world.obs.transitions
+        mine = transitions.get(self.id)
+        if mine is None:
+            mine = transitions[self.id] = []
+        mine.append((now, _NAME[previous], _NAME[state], _NAME[effect.cause]))
+        if previous is _RUNNING and state is not _RUNNING:  # just halted
+            _HALTED(world.trace, now, self.id, _NAME[state])
 
     def _cascade(self, command: Command, op: str | None) -> None:
         world = self.world
@@ -334,20 +344,21 @@ class AgentSim:
 
     def from_parent(self, command: Command, op: str | None) -> None:
         """The parent passes its verified command down (the seed's child.terminate())."""
-        world = self.world
         if not self.up:
             return
+        now = self.world.env.now
         phases = self._phases(op)
         if phases is not None and phases.delivered is None:
-            phases.delivered = world.now
+            phases.delivered = now
             phases.via = "cascade"  # verified by the parent, not here
-        decision = self.listener.apply_cascade(command, now=self.local_now())
+        local = EPOCH + now + self.skew_s + self.drift * now  # local_now(), inlined
+        decision = self.listener.apply_cascade(command, now=local)
         if phases is not None:
             self._note_order(phases, decision)
         if isinstance(decision, Accepted):
             self._apply(decision.effect, op, phases)
         else:
-            world.obs.count(f"cascade_rejected_{decision.reason.value}")
+            self.world.obs.count(f"cascade_rejected_{decision.reason.value}")
             if self.state is AgentState.TERMINATED:
                 self._notify_parent()
 
@@ -370,9 +381,9 @@ class AgentSim:
     def _schedule_hard_kill(self) -> None:
         deadline = self.listener.hard_kill_at
         if deadline is not None:
-            self.world.after(
-                max(0.0, deadline - self.local_now()), self._grace_check, self.incarnation
-            )
+            now = self.world.env.now
+            left = deadline - (EPOCH + now + self.skew_s + self.drift * now)  # local_now()
+            self.world.after(left if left > 0.0 else 0.0, self._grace_check, self.incarnation)
 
     def _grace_check(self, incarnation: int) -> None:
         # Only a TERMINATING agent has a grace deadline (it usually finished
@@ -391,7 +402,7 @@ class AgentSim:
             self._schedule_hard_kill()  # clock drift: not quite there yet
 
     def _own_cleanup_finished(self, incarnation: int) -> None:
-        if incarnation != self.incarnation or self.state is not AgentState.TERMINATING:
+        if incarnation != self.incarnation or self.listener.state is not _TERMINATING:
             return
         self.own_cleanup_done = True
         self._maybe_terminated()
@@ -403,26 +414,28 @@ class AgentSim:
             self._maybe_terminated()
 
     def _maybe_terminated(self) -> None:
+        listener = self.listener
         if (
             self.up
             and self.own_cleanup_done
             and not self.children_waiting
-            and self.state is AgentState.TERMINATING
+            and listener.state is _TERMINATING
         ):
-            self._finish_or_apply(self.listener.cleanup_done(self.local_now()))
+            self._finish_or_apply(listener.cleanup_done(self.local_now()))
 
     def _finish_or_apply(self, effect: Effect) -> None:
         world = self.world
         self._record_transition(effect)
         if effect.state is AgentState.TERMINATED:
+            now = world.env.now
             for phases in self.open_phases:
                 if (
                     phases.kind == "TERMINATE"
                     and phases.done is None
                     and phases.effective is not None
                 ):
-                    phases.done = world.now
-            world.emit("terminated", agent=self.id, cause=effect.cause.value)
+                    phases.done = now
+            _TERMINATED(world.trace, now, self.id, _NAME[effect.cause])
             self._stop_transports()
             self._notify_parent()
         elif effect.state.halted and not effect.previous_state.halted:

@@ -20,10 +20,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.controlplane import Message
+from sim.trace import line_writer
 from sim.world import World
 
 if TYPE_CHECKING:
     from sim.agent import AgentSim
+
+_CONNECTED = line_writer("connected", "agent", "via")
 
 #: How long a connection attempt into a partition waits before giving up.
 CONNECT_TIMEOUT_S = 10.0
@@ -136,7 +139,7 @@ class StreamClient:
         self.attempts = 0
         self.agent.heard()
         world.obs.count(f"{self.kind}_connected")
-        world.emit("connected", agent=self.agent.id, via=self.kind)
+        _CONNECTED(world.trace, world.env.now, self.agent.id, self.kind)
         for message in cp.on_connect(self.agent.id, self.kind, self.last_event_id, self.resume):
             self.push(message)
         if self.drops_per_hour > 0:
