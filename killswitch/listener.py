@@ -16,7 +16,7 @@ from killswitch.decision import Accepted, Decision, Effect, Reason, Rejected
 from killswitch.keys import TrustStore
 from killswitch.policy import Policy
 from killswitch.profiles import DEFAULT_PROFILE, MalformedCommand, Profile, get_profile
-from killswitch.states import AgentState, Input, Refuse, StateMachine
+from killswitch.states import TRANSITIONS, AgentState, Input, Refuse, StateMachine
 from killswitch.store import AgentRecord, MemoryStore, StateStore
 
 _INPUT_FOR = {
@@ -157,8 +157,12 @@ class Listener:
         last_issued = (
             issued if record.last_issued_at is None else max(record.last_issued_at, issued)
         )
-        previous = self._machine.state
-        outcome = self._machine.fire(_INPUT_FOR[kind])
+        machine = self._machine
+        previous = machine.state
+        cause = _INPUT_FOR[kind]
+        # StateMachine.fire, inlined (one table lookup per delivery); a missing
+        # entry goes through fire() itself, which fails closed and raises.
+        outcome = TRANSITIONS.get((previous, cause)) or machine.fire(cause)
         if isinstance(outcome, Refuse):
             if outcome.reason is Reason.NOT_PAUSED:
                 # An authentic, in-order RESUME for a running agent changes nothing,
@@ -166,6 +170,7 @@ class Listener:
                 # it must be STALE, so every delivery order ends in the same state.
                 self._commit(command, drop_after, record, previous, sequence, last_issued)
             return Rejected(outcome.reason)
+        machine.state = outcome
         self._record = build(
             AgentRecord,
             state=outcome,
@@ -181,12 +186,12 @@ class Listener:
             # halt is harmless. A RESUME is not applied: the caller gets a
             # rejection and the state stays the one the store still has.
             if kind is CommandType.RESUME:
-                self._machine.state = previous
+                machine.state = previous
                 self._record = record
                 raise
         effect = build(
             Effect,
-            cause=_INPUT_FOR[kind],
+            cause=cause,
             previous_state=previous,
             state=outcome,
             command=command,
@@ -251,7 +256,9 @@ class Listener:
         machine = self._machine
         previous = machine.state
         try:
-            outcome = machine.fire(event)
+            outcome = TRANSITIONS.get((previous, event)) or machine.fire(event)
+            if outcome.__class__ is AgentState:
+                machine.state = outcome
         finally:
             record = self._record
             if machine.state is not record.state:

@@ -88,6 +88,7 @@ class AgentSim:
         "skew_s",
         "store",
         "streams",
+        "transitions",
         "trust",
         "up",
         "working",
@@ -123,6 +124,8 @@ class AgentSim:
         self.children_waiting: set[str] | None = None
         #: Phases of the operator commands meant for this agent, in click order.
         self.open_phases: list[Phases] = []
+        #: This agent's list in ``world.obs.transitions``, once it has one.
+        self.transitions: list[tuple[float, str, str, str]] | None = None
         #: Command ids this agent accepted (kept only when an attacker is modelled).
         self.accepted_ids: set[str] | None = None
         self.streams: dict[str, StreamClient] = {}
@@ -324,10 +327,9 @@ class AgentSim:
         world = self.world
         now = world.env.now
         state, previous = effect.state, effect.previous_state
-        transitions = world.obs.transitions
-        mine = transitions.get(self.id)
+        mine = self.transitions
         if mine is None:
-            mine = transitions[self.id] = []
+            mine = self.transitions = world.obs.transitions.setdefault(self.id, [])
         mine.append((now, _NAME[previous], _NAME[state], _NAME[effect.cause]))
         if previous is _RUNNING and state is not _RUNNING:  # just halted
             _HALTED(world.trace, now, self.id, _NAME[state])
@@ -347,13 +349,17 @@ class AgentSim:
         if not self.up:
             return
         now = self.world.env.now
-        phases = self._phases(op)
-        if phases is not None and phases.delivered is None:
-            phases.delivered = now
-            phases.via = "cascade"  # verified by the parent, not here
+        phases = None
+        for candidate in self.open_phases:  # self._phases(op), inlined
+            if candidate.command_id == op:
+                phases = candidate
+                if phases.delivered is None:
+                    phases.delivered = now
+                    phases.via = "cascade"  # verified by the parent, not here
+                break
         local = EPOCH + now + self.skew_s + self.drift * now  # local_now(), inlined
         decision = self.listener.apply_cascade(command, now=local)
-        if phases is not None:
+        if phases is not None and phases.kind != "TERMINATE":
             self._note_order(phases, decision)
         if isinstance(decision, Accepted):
             self._apply(decision.effect, op, phases)
@@ -391,7 +397,7 @@ class AgentSim:
         if (
             incarnation != self.incarnation
             or not self.up
-            or self.state is not AgentState.TERMINATING
+            or self.listener.state is not _TERMINATING
         ):
             return
         effects = self.listener.tick(self.local_now())
@@ -530,9 +536,9 @@ class AgentSim:
         self.listener = self._new_listener()
         after = self.listener.state
         world.emit("agent_restart", agent=self.id, state=after.value, was=before.value)
-        world.obs.transitions.setdefault(self.id, []).append(
-            (world.now, before.value, after.value, "RESTART")
-        )
+        if self.transitions is None:
+            self.transitions = world.obs.transitions.setdefault(self.id, [])
+        self.transitions.append((world.now, before.value, after.value, "RESTART"))
         if after is AgentState.TERMINATED:
             self.up = False  # the runtime sees it was terminated and exits again
             return

@@ -179,13 +179,13 @@ class ControlPlane:
         return backlog
 
     def on_disconnect(self, agent: str, kind: str) -> None:
-        kinds = self.streams.get(agent, ())
-        if kind in kinds:
-            rest = tuple(k for k in kinds if k != kind)
-            if rest:
-                self.streams[agent] = rest
-            else:
-                del self.streams[agent]
+        kinds = self.streams.get(agent)
+        if kinds is None or kind not in kinds:
+            return
+        if len(kinds) == 1:  # the common case: every terminated agent closes its stream
+            del self.streams[agent]
+        else:
+            self.streams[agent] = tuple(k for k in kinds if k != kind)
 
     def poll(self, agent: str) -> list[Message]:
         """The agent's pending commands (in ``seed`` mode, returned and cleared)."""
