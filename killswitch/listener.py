@@ -35,6 +35,19 @@ class Listener:
     when the watchdog starts counting (required if the policy enables it).
     """
 
+    # Slots: a simulated tree holds one listener per agent, up to a million.
+    __slots__ = (
+        "_last_heard",
+        "_machine",
+        "_record",
+        "asset_id",
+        "instance_id",
+        "policy",
+        "profile",
+        "store",
+        "trust",
+    )
+
     def __init__(
         self,
         instance_id: str,
