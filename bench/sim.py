@@ -279,6 +279,7 @@ def overhead(quick: bool, profile: bool) -> None:
     ]
     rounds = 3 if quick else 5
     after_cost: dict[str, float] = {}
+    bare_cost: dict[str, float] = {}
     print(f"(1) overhead per simulated event vs a bare SimPy timeout ({load()})")
     with timing_hooks():
         for name, work, chains in workloads:
@@ -292,6 +293,7 @@ def overhead(quick: bool, profile: bool) -> None:
                 excluded.append(signature_s)
             m, b = statistics.median(model), statistics.median(bare)
             after_cost[name] = statistics.median(primitive)
+            bare_cost[name] = b
             print(
                 f"    {name:24s} {events:>8,d} events  model {m * 1e6:6.2f} us/event"
                 f" (signature work {statistics.median(excluded):.3f} s excluded)"
@@ -316,6 +318,16 @@ def overhead(quick: bool, profile: bool) -> None:
                 f" + listener (policy, state machine, store) {per.get('core', 0):5.2f}"
                 f" + trace {per.get('trace', 0):5.2f} + scheduling {scheduling:5.2f}"
                 f" + model logic {rest:5.2f}"
+            )
+            # What no model logic could go below: one World.after event plus the
+            # listener and the trace line(s) the model must run per event.
+            floor = per.get("core", 0.0) + per.get("trace", 0.0) + scheduling
+            bare_us = bare_cost[name] * 1e6
+            print(
+                f"    {'':24s} scheduling + listener + trace alone: {floor:5.2f} us"
+                f" = {floor / bare_us:3.1f}x a bare timeout;"
+                f" 3x leaves {3 * bare_us - floor:5.2f} us"
+                f" per event for the model's logic"
             )
     if profile:
         profile_workloads([(name, work) for name, work, _ in workloads])

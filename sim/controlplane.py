@@ -73,10 +73,10 @@ class ControlPlane:
             self._issue(op_id, op, targets)
 
     def _targets(self, op: OperatorCommand) -> list[str]:
-        h = self.world.hierarchy
-        target = h.roots[0] if op.target == "root" else op.target
+        world = self.world
+        target = world.hierarchy.roots[0] if op.target == "root" else op.target
         if op.cascade:
-            return [target, *h.descendants(target)]
+            return [target, *(agent.id for agent in world.agents[target].subtree())]
         return [target]
 
     def _recipients(self, op: OperatorCommand, targets: list[str]) -> list[str]:
@@ -109,8 +109,8 @@ class ControlPlane:
             phases.issued = world.now
         if self.config.cascade in ("agent", "both"):
             # Descendants reached by agent-side cascade count as issued now too.
-            for other in world.hierarchy.descendants(agent) if op.cascade else []:
-                p = world.obs.phases.get((op_id, other))
+            for other in world.agents[agent].subtree() if op.cascade else []:
+                p = world.obs.phases.get((op_id, other.id))
                 if p is not None and p.issued is None:
                     p.issued = world.now
         world.emit("issued", op=op_id, agent=agent, command_id=command_id)

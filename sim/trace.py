@@ -118,9 +118,12 @@ def line_writer(event: str, *keys: str) -> Callable[..., None]:
     )
 
     def write(trace: Trace, t: float, *values: Any) -> None:
-        # A wrong number of values fails in the % operator (TypeError).
+        try:  # most lines hold only strings: encoded by one C function each
+            line = template % (t, *map(encode_basestring_ascii, values))
+        except TypeError:  # a value that is no string (or a wrong number of values)
+            line = template % (t, *[_value(v) for v in values])
         pending = trace._pending
-        pending.append(template % (t, *[_value(v) for v in values]))
+        pending.append(line)
         if len(pending) >= _BATCH:
             trace._flush()
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sim.agent import AgentSim
 
 _CONNECTED = line_writer("connected", "agent", "via")
+_CONNECTED_COUNTER = {"sse": "sse_connected", "websocket": "websocket_connected"}
 
 #: How long a connection attempt into a partition waits before giving up.
 CONNECT_TIMEOUT_S = 10.0
@@ -137,10 +138,11 @@ class StreamClient:
         self.state = "up"
         self.stalled = False
         self.attempts = 0
-        self.agent.heard()
-        world.obs.count(f"{self.kind}_connected")
-        _CONNECTED(world.trace, world.env.now, self.agent.id, self.kind)
-        for message in cp.on_connect(self.agent.id, self.kind, self.last_event_id, self.resume):
+        agent = self.agent
+        agent.heard()
+        world.obs.count(_CONNECTED_COUNTER[self.kind])
+        _CONNECTED(world.trace, world.env.now, agent.id, self.kind)
+        for message in cp.on_connect(agent.id, self.kind, self.last_event_id, self.resume):
             self.push(message)
         if self.drops_per_hour > 0:
             gap = world.rng.expovariate(self.drops_per_hour / 3600.0)
@@ -238,12 +240,13 @@ class Poller:
             return
         world = self.world
         p = self.params
-        world.after(p.interval_s + world.rng.uniform(0.0, p.jitter_s), self._poll, generation)
+        # p.jitter_s * random() is rng.uniform(0.0, p.jitter_s), draw for draw.
+        world.after(p.interval_s + p.jitter_s * world.rng.random(), self._poll, generation)
         world.obs.count("poll_requests")
-        if world.partitioned(self.agent.id, "poll") or world.lost():
+        if (world.partitions and world.partitioned(self.agent.id, "poll")) or world.lost():
             world.obs.count("poll_failed")
             return
-        world.after(world.latency(), self._at_server, generation, world.now)
+        world.after(world.latency(), self._at_server, generation, world.env.now)
 
     def _at_server(self, generation: int, sent: float) -> None:
         world = self.world
@@ -252,7 +255,7 @@ class Poller:
             world.obs.count("poll_failed")
             return
         messages = cp.poll(self.agent.id)
-        if world.partitioned(self.agent.id, "poll") or world.lost():
+        if (world.partitions and world.partitioned(self.agent.id, "poll")) or world.lost():
             world.obs.count("poll_response_lost")
             if messages and cp.config.mode == "seed":
                 world.obs.count("poll_commands_lost", len(messages))
@@ -266,7 +269,7 @@ class Poller:
         if generation != self.generation or not self.agent.up:
             return
         world = self.world
-        if world.now - sent > self.params.timeout_s:
+        if world.env.now - sent > self.params.timeout_s:
             # The client gave up on this request; what the late answer carries is
             # never read (in seed mode the control plane already cleared it).
             world.obs.count("poll_timed_out")

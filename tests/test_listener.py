@@ -35,6 +35,7 @@ from killswitch import (
     Reason,
     Rejected,
     TrustStore,
+    from_posix,
     get_profile,
 )
 
@@ -568,3 +569,18 @@ def test_an_enormous_seed_grace_period_is_capped_not_stuck() -> None:
     decision = listener.receive(json.dumps(obj).encode(), now=T0)
     assert accepted(decision).effect.state is AgentState.TERMINATING
     assert listener.hard_kill_at == T0 + 60
+
+
+def test_a_commands_posix_times_are_its_timestamps_and_stay_out_of_its_value() -> None:
+    """Command caches issued_at_s / expires_at_s (a cascade reads them at every
+    agent); the cache must equal the fields and change neither equality nor repr."""
+    command = make_command(CommandType.TERMINATE, issued=T0 + 0.25, lifetime=120.0)
+    twin = make_command(CommandType.TERMINATE, issued=T0 + 0.25, lifetime=120.0)
+    before = repr(command)
+    assert command.issued_at_s == command.issued_at.timestamp() == T0 + 0.25
+    assert command.expires_at_s == command.expires_at.timestamp() == T0 + 120.25
+    assert command.issued_at_s == T0 + 0.25  # the cached value, read a second time
+    assert command == twin and hash(command) == hash(twin)
+    assert repr(command) == before
+    later = replace(command, issued_at=from_posix(T0 + 1.0))
+    assert later.issued_at_s == T0 + 1.0  # a copy computes its own

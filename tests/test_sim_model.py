@@ -590,3 +590,24 @@ def test_callbacks_run_in_time_order_and_ties_in_scheduling_order() -> None:
     assert all(isinstance(t, float) for t, _ in ran)
     with pytest.raises(ValueError, match="negative delay"):
         world.after(-0.1, note, "never")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_agents_subtree_is_the_hierarchys_descendants_in_order(seed: int) -> None:
+    """The control plane walks the model's own links (AgentSim.subtree) where it
+    used to ask the networkx Hierarchy; the order (which the trace and the phase
+    table follow) must be the same."""
+    from killswitch.hierarchy import Hierarchy
+    from sim.agent import AgentSim
+
+    h = Hierarchy.random_tree(300, max_children=5, seed=seed)
+    agents = {}
+    for agent_id in h.graph.nodes:
+        agent = AgentSim.__new__(AgentSim)  # only the tree links are used
+        agent.id = agent_id
+        agents[agent_id] = agent
+    for agent_id, agent in agents.items():
+        agent.children = tuple(agents[c] for c in h.graph.successors(agent_id))
+    for agent_id in h.graph.nodes:
+        assert [a.id for a in agents[agent_id].subtree()] == h.descendants(agent_id)
+    assert len(agents[h.roots[0]].subtree()) == 299
