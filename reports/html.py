@@ -13,7 +13,14 @@ from reports.conformance import case_results, verdict_counts
 from reports.conformance_html import conformance_section
 from reports.htmlkit import CSS, badge, facts, table
 from reports.load import ConformanceInput, Input, SimInput
-from reports.stats import headline, percent, phase_table, seconds
+from reports.stats import (
+    headline,
+    interrupted_note,
+    percent,
+    phase_table,
+    reproduce_options,
+    seconds,
+)
 from reports.style import Plot
 
 
@@ -87,6 +94,7 @@ def _sim_section(sim: SimInput, plots: list[Plot]) -> str:
                 ),
                 ("agents", s.get("agents")),
                 ("replications / seed", f"{d['replications']} / {d.get('seed')}"),
+                *([("interrupted", note)] if (note := interrupted_note(d)) else []),
                 ("first run", f"seed {first.get('seed')}, trace sha256 {first.get('digest')}"),
                 ("results file", str(sim.path)),
             ]
@@ -166,9 +174,7 @@ def _sim_section(sim: SimInput, plots: list[Plot]) -> str:
             ]
         )
     )
-    command = f"killswitch sim run {sc.get('source', sc['name'])} --seed {d.get('seed')}"
-    if d["replications"] > 1:
-        command += f" --replications {d['replications']}"
+    command = f"killswitch sim run {sc.get('source', sc['name'])} {reproduce_options(d)}"
     out.append(f'<h3 id="{label}-reproduce">Reproduce</h3><pre>{escape(command)}</pre></section>')
     return "\n".join(out)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reports.conformance import case_results, describe, verdict_counts
 from reports.load import ConformanceInput, Input, SimInput
-from reports.stats import headline, percent, phase_table, seconds
+from reports.stats import headline, interrupted_note, percent, phase_table, seconds
 
 #: A PR comment lists at most this many failures per input; the HTML has them all.
 MAX_FAILURES = 10
@@ -14,6 +16,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _interrupted(data: dict[str, Any]) -> str:
+    note = interrupted_note(data)
+    return f" ({note})" if note else ""
+
+
 def _sim(sim: SimInput) -> list[str]:
     d = sim.data
     verdict = "PASSED" if sim.passed else "FAILED"
@@ -21,7 +28,7 @@ def _sim(sim: SimInput) -> list[str]:
         f"### {sim.label}: {verdict}",
         "",
         f"{d['summary'].get('agents')} agents, {d['replications']} replication(s),"
-        f" seed {d.get('seed')}. {headline(d)}",
+        f" seed {d.get('seed')}{_interrupted(d)}. {headline(d)}",
         "",
         "| phase | n | p50 | p99 | max | SLA target / max | within max |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -76,9 +76,11 @@ def run(
 
     Writes OUT/results.json and OUT/trace.jsonl (the first replication's trace)
     and prints a summary. Exit 0 when every expectation holds, 1 otherwise.
+    Ctrl-C stops a Monte Carlo run and writes the results of the replications
+    finished so far (marked as interrupted; exit 130).
     """
     from sim.expect import evaluate
-    from sim.montecarlo import replication_seeds, run_replications
+    from sim.montecarlo import Interrupted, replication_seeds, run_replications
     from sim.results import TREE_LIMIT, build_results, write_results
     from sim.runner import build_hierarchy, check_selectors, run_once
     from sim.scenario import load_scenario
@@ -104,28 +106,53 @@ def run(
         f"seed={master} scenario={scenario.meta.name} replications={replications} jobs={jobs}"
     )
     started = time.perf_counter()
-    with _progress(replications) as advance:
-        first, summary = run_replications(scenario, seeds, jobs, out / "trace.jsonl", advance)
+    interrupted = False
+    try:
+        with _progress(replications) as advance:
+            first, summary = run_replications(scenario, seeds, jobs, out / "trace.jsonl", advance)
+    except Interrupted as stop:
+        first, summary, interrupted = stop.first, stop.summary, True
+    except KeyboardInterrupt:
+        click.echo("interrupted before the first replication finished: nothing written", err=True)
+        sys.exit(130)
     wall = time.perf_counter() - started
     outcomes = evaluate(scenario.expect, summary)
-    if check_determinism:
+    if check_determinism and not interrupted:
         again = run_once(scenario, seeds[0])
         same = again.digest == first.digest
         from sim.expect import Outcome
 
         outcomes.append(Outcome("determinism", first.digest, again.digest, same))
+    done = seeds[: summary.runs]  # replications finish in seed order
     results = build_results(
-        scenario, scenario_ref, text, master, seeds, summary, outcomes, first, edges
+        scenario, scenario_ref, text, master, done, summary, outcomes, first, edges
     )
     results["wall_s"] = round(wall, 3)
+    if interrupted:
+        results["interrupted"] = {"requested": replications, "done": summary.runs}
     path = write_results(results, out)
-    _print_summary(results, wall, first.virtual_s * len(seeds))
+    _print_summary(results, wall, first.virtual_s * len(done))
     click.echo(f"results: {path}  trace: {out / 'trace.jsonl'}")
+    if interrupted:
+        click.echo(
+            f"interrupted: {summary.runs} of {replications} replications done;"
+            " the results above are theirs",
+            err=True,
+        )
     if report:
         _render_report(path, out)
-    click.echo(f"reproduce: killswitch sim run {scenario_ref} --seed {master}"
-               + (f" --replications {replications}" if replications > 1 else ""))  # fmt: skip
-    sys.exit(0 if results["passed"] else 1)
+    options = _reproduce(master, seeds, summary.runs)
+    click.echo(f"reproduce: killswitch sim run {scenario_ref} {options}")
+    sys.exit(130 if interrupted else 0 if results["passed"] else 1)
+
+
+def _reproduce(master: int, seeds: list[int], done: int) -> str:
+    """The options that run exactly the replications that finished: derived
+    seeds do not depend on how many are asked for, so a prefix is a shorter run;
+    a lone replication of a batch is a single run of its own seed."""
+    if done > 1:
+        return f"--seed {master} --replications {done}"
+    return f"--seed {seeds[0]}"
 
 
 def _render_report(results_path: Path, out: Path) -> None:

@@ -8,13 +8,20 @@ shares the CPUs with the workers: sending a result per replication (and
 unpickling and adding it there) cost a tenth of the machine's time on the
 baseline. For the same reason workers get the scenario once, when they start,
 and then only seeds.
+
+An interrupt (Ctrl-C) keeps what is done: :class:`Interrupted` carries the
+first result and the summary of the replications finished so far, always a
+prefix of the seeds (batches are merged in order). Workers ignore SIGINT,
+so only the parent handles it and then stops the pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sim.aggregate import Summary
@@ -37,6 +44,18 @@ _scenario: Scenario | None = None
 def _init_worker(scenario: Scenario) -> None:
     global _scenario
     _scenario = scenario
+    # Ctrl-C reaches the whole process group; the parent decides what happens.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Interrupted(Exception):
+    """Replications were interrupted; ``summary`` holds the ones that finished
+    (the first ``summary.runs`` seeds), ``first`` the first replication."""
+
+    def __init__(self, first: RunResult, summary: Summary) -> None:
+        super().__init__(f"interrupted after {summary.runs} replications")
+        self.first = first
+        self.summary = summary
 
 
 def _summarize(scenario: Scenario, seeds: list[int]) -> Summary:
@@ -82,7 +101,8 @@ def run_replications(
     """Run one replication per seed and aggregate them: the first replication's
     result (it alone writes its trace and keeps its rows and per-agent timeline,
     for the plots) and the summary of all. ``progress`` is told how many
-    replications finished, as they finish."""
+    replications finished, as they finish. A KeyboardInterrupt after the first
+    replication becomes :class:`Interrupted`, with what is done."""
     if not seeds:
         raise ValueError("no seeds to run")
     summary = Summary(scenario.sla)
@@ -90,13 +110,44 @@ def run_replications(
     summary.add(first)
     if progress:
         progress(1)
-    rest = seeds[1:]
+    try:
+        _run_rest(scenario, seeds[1:], jobs, summary, progress)
+    except KeyboardInterrupt:
+        raise Interrupted(first, summary) from None
+    return first, summary
+
+
+@contextlib.contextmanager
+def _no_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C back while the summary changes: a KeyboardInterrupt in the
+    middle of adding a run would leave it half-added. The signal is delivered
+    (and raised) as soon as the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _run_rest(
+    scenario: Scenario,
+    rest: list[int],
+    jobs: int,
+    summary: Summary,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Add the replications of ``rest`` to ``summary``, in seed order."""
     if jobs <= 1 or len(rest) < 2:
         for seed in rest:
-            summary.add(run_once(scenario, seed, detail=False))
+            result = run_once(scenario, seed, detail=False)
+            with _no_interrupt():
+                summary.add(result)
             if progress:
                 progress(1)
-        return first, summary
+        return
     context = multiprocessing.get_context("fork")
     # Objects the workers inherit stay in shared pages: without the freeze, the
     # first collection in each worker writes to every object's header and copies them.
@@ -104,9 +155,9 @@ def run_replications(
     try:
         with context.Pool(jobs, initializer=_init_worker, initargs=(scenario,)) as pool:
             for part in pool.imap(_work, batches(rest, jobs)):
-                summary.merge(part)
+                with _no_interrupt():
+                    summary.merge(part)
                 if progress:
                     progress(part.runs)
     finally:
         gc.unfreeze()
-    return first, summary

@@ -13,7 +13,9 @@ Schema ``killswitch.sim/1`` (documented in scenarios/README.md, "Results"):
 * ``expectations``: name, expected, actual, passed; ``passed`` overall;
 * ``runs``: seed, trace digest and failed checkers of every replication;
 * ``first_run``: the first replication's trace digest and line count, and for
-  small trees its per-agent timeline, the tree's edges and the faults, for plots.
+  small trees its per-agent timeline, the tree's edges and the faults, for plots;
+* ``interrupted`` (only when Ctrl-C stopped the run): replications ``requested``
+  and ``done`` (everything else covers the ``done`` ones).
 """
 
 from __future__ import annotations

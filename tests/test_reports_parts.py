@@ -9,7 +9,15 @@ from array import array
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reports.stats import box, halt_budget, headline, long_tail, quantile
+from reports.stats import (
+    box,
+    halt_budget,
+    headline,
+    interrupted_note,
+    long_tail,
+    quantile,
+    reproduce_options,
+)
 from reports.tree import tidy_layout
 from sim.aggregate import CDF_EXACT_MAX, cdf_points, describe, percentile
 
@@ -115,3 +123,16 @@ def test_tidy_layout_handles_a_deep_chain_without_recursion() -> None:
     chain = [(f"n{i}", f"n{i + 1}") for i in range(5000)]
     pos = tidy_layout(chain, [f"n{i}" for i in range(5001)])
     assert pos["n5000"] == (0.0, -5000.0) and pos["n0"] == (0.0, 0.0)
+
+
+def test_reproduce_options_repeat_exactly_the_runs_reported() -> None:
+    batch = {"seed": 7, "replications": 40, "first_run": {"seed": 123}}
+    assert reproduce_options(batch) == "--seed 7 --replications 40"
+    single = {"seed": 7, "replications": 1, "first_run": {"seed": 7}}
+    assert reproduce_options(single) == "--seed 7"
+    # Ctrl-C after the first replication of a batch: that run used a derived seed.
+    cut_short = {"seed": 7, "replications": 1, "first_run": {"seed": 123},
+                 "interrupted": {"requested": 40, "done": 1}}  # fmt: skip
+    assert reproduce_options(cut_short) == "--seed 123"
+    assert interrupted_note(cut_short) == "Ctrl-C after 1 of 40 replications"
+    assert interrupted_note(batch) is None
