@@ -16,7 +16,7 @@ from killswitch.decision import Accepted, Decision, Effect, Reason, Rejected
 from killswitch.keys import TrustStore
 from killswitch.policy import Policy
 from killswitch.profiles import DEFAULT_PROFILE, MalformedCommand, Profile, get_profile
-from killswitch.states import TRANSITIONS, AgentState, Input, Refuse, StateMachine
+from killswitch.states import AgentState, Input, Refuse, StateMachine
 from killswitch.store import AgentRecord, MemoryStore, StateStore
 
 _INPUT_FOR = {
@@ -134,11 +134,7 @@ class Listener:
         try:
             if self.store.is_seen(command.command_id, command.nonce):
                 return Rejected(Reason.REPLAY)
-            # The replay entry's horizon, as policy.acceptance_horizon (inlined:
-            # a cascade applies one command at every agent of a subtree).
-            horizon = command.expires_at_s + self.policy.clock_skew_s
-            if horizon < now:
-                horizon = now
+            horizon = max(now, self.policy.acceptance_horizon(command.expires_at_s))
             return self._apply(command, command.issued_at_s, now, via, horizon)
         except Exception as exc:
             return Rejected(Reason.MALFORMED, f"unexpected {type(exc).__name__}: {exc}")
@@ -173,9 +169,7 @@ class Listener:
         machine = self._machine
         previous = machine.state
         cause = _INPUT_FOR[kind]
-        # StateMachine.fire, inlined (one table lookup per delivery); a missing
-        # entry goes through fire() itself, which fails closed and raises.
-        outcome = TRANSITIONS.get((previous, cause)) or machine.fire(cause)
+        outcome = machine.fire(cause)
         if isinstance(outcome, Refuse):
             if outcome.reason is Reason.NOT_PAUSED:
                 # An authentic, in-order RESUME for a running agent changes nothing,
@@ -183,7 +177,6 @@ class Listener:
                 # it must be STALE, so every delivery order ends in the same state.
                 self._commit(command, drop_after, record, previous, sequence, last_issued)
             return Rejected(outcome.reason)
-        machine.state = outcome
         self._record = build(
             AgentRecord,
             state=outcome,
@@ -269,9 +262,7 @@ class Listener:
         machine = self._machine
         previous = machine.state
         try:
-            outcome = TRANSITIONS.get((previous, event)) or machine.fire(event)
-            if outcome.__class__ is AgentState:
-                machine.state = outcome
+            outcome = machine.fire(event)
         finally:
             record = self._record
             if machine.state is not record.state:

@@ -139,7 +139,7 @@ class StateMachine:
         """Apply ``event``; return the new state, or the refusal (state unchanged)."""
         outcome = TRANSITIONS.get((self.state, event))
         if outcome is None:
-            self.lookup(event)  # raises InvalidTransition, after failing closed
-        if outcome.__class__ is AgentState:
+            return self.lookup(event)  # raises InvalidTransition, after failing closed
+        if isinstance(outcome, AgentState):
             self.state = outcome
-        return outcome  # type: ignore[return-value]
+        return outcome

@@ -183,8 +183,7 @@ class AgentSim:
             self.world.after(self.policy.watchdog_timeout_s / 4, self._watchdog, self.incarnation)
 
     def heard(self) -> None:
-        t = self.world.env.now
-        self.listener.heard(EPOCH + t + self.skew_s + self.drift * t)  # local_now(), inlined
+        self.listener.heard(self.local_now())
 
     def write_kill_file(self, message: Message) -> None:
         if self.file is None:
@@ -361,18 +360,12 @@ class AgentSim:
         """The parent passes its verified command down (the seed's child.terminate())."""
         if not self.up:
             return
-        now = self.world.env.now
-        phases = None
-        for candidate in self.open_phases:  # self._phases(op), inlined
-            if candidate.command_id == op:
-                phases = candidate
-                if phases.delivered is None:
-                    phases.delivered = now
-                    phases.via = "cascade"  # verified by the parent, not here
-                break
-        local = EPOCH + now + self.skew_s + self.drift * now  # local_now(), inlined
-        decision = self.listener.apply_cascade(command, now=local)
-        if phases is not None and phases.kind != "TERMINATE":
+        phases = self._phases(op)
+        if phases is not None and phases.delivered is None:
+            phases.delivered = self.world.env.now
+            phases.via = "cascade"  # verified by the parent, not here
+        decision = self.listener.apply_cascade(command, now=self.local_now())
+        if phases is not None:
             self._note_order(phases, decision)
         if isinstance(decision, Accepted):
             self._apply(decision.effect, op, phases)
@@ -400,9 +393,9 @@ class AgentSim:
     def _schedule_hard_kill(self) -> None:
         deadline = self.listener.hard_kill_at
         if deadline is not None:
-            now = self.world.env.now
-            left = deadline - (EPOCH + now + self.skew_s + self.drift * now)  # local_now()
-            self.world.after(left if left > 0.0 else 0.0, self._grace_check, self.incarnation)
+            self.world.after(
+                max(0.0, deadline - self.local_now()), self._grace_check, self.incarnation
+            )
 
     def _grace_check(self, incarnation: int) -> None:
         # Only a TERMINATING agent has a grace deadline (it usually finished

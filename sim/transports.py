@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from sim.agent import AgentSim
 
 _CONNECTED = line_writer("connected", "agent", "via")
-_CONNECTED_COUNTER = {"sse": "sse_connected", "websocket": "websocket_connected"}
 
 #: How long a connection attempt into a partition waits before giving up.
 CONNECT_TIMEOUT_S = 10.0
@@ -140,7 +139,7 @@ class StreamClient:
         self.attempts = 0
         agent = self.agent
         agent.heard()
-        world.obs.count(_CONNECTED_COUNTER[self.kind])
+        world.obs.count(f"{self.kind}_connected")
         _CONNECTED(world.trace, world.env.now, agent.id, self.kind)
         for message in cp.on_connect(agent.id, self.kind, self.last_event_id, self.resume):
             self.push(message)
@@ -240,10 +239,9 @@ class Poller:
             return
         world = self.world
         p = self.params
-        # p.jitter_s * random() is rng.uniform(0.0, p.jitter_s), draw for draw.
-        world.after(p.interval_s + p.jitter_s * world.rng.random(), self._poll, generation)
+        world.after(p.interval_s + world.rng.uniform(0.0, p.jitter_s), self._poll, generation)
         world.obs.count("poll_requests")
-        if (world.partitions and world.partitioned(self.agent.id, "poll")) or world.lost():
+        if world.partitioned(self.agent.id, "poll") or world.lost():
             world.obs.count("poll_failed")
             return
         world.after(world.latency(), self._at_server, generation, world.env.now)
@@ -255,7 +253,7 @@ class Poller:
             world.obs.count("poll_failed")
             return
         messages = cp.poll(self.agent.id)
-        if (world.partitions and world.partitioned(self.agent.id, "poll")) or world.lost():
+        if world.partitioned(self.agent.id, "poll") or world.lost():
             world.obs.count("poll_response_lost")
             if messages and cp.config.mode == "seed":
                 world.obs.count("poll_commands_lost", len(messages))
