@@ -2,7 +2,9 @@
 
 Exit codes: 0 every MUST at the requested level passed (or the vectors were
 written), 1 a MUST failed (or a replayed counterexample still fails), 2 bad
-input or usage (with a message saying what and where, never a traceback).
+input or usage (with a message saying what and where, never a traceback),
+130 the run was interrupted (Ctrl-C): the reports still hold every verdict
+reached before it.
 """
 
 from __future__ import annotations
@@ -163,7 +165,8 @@ def conform(
     program with --cmd "COMMAND" speaking newline-delimited JSON
     (conformance/PROTOCOL.md). Prints a table of cases (id, title, requirement,
     verdict), writes reports to --out, and exits 0 when every MUST up to
-    --level passes, 1 otherwise, 2 on bad input.
+    --level passes, 1 otherwise, 2 on bad input. Ctrl-C stops the run and
+    still writes the reports for the cases done (exit 130, no level claimed).
     """
     from conformance import report
     from conformance.runner import BadInput, build_setup, cleanup, run_suite
@@ -203,7 +206,7 @@ def conform(
         result = run_suite(setup, level, target=target, only=only, progress=_progress(quiet))
         if patterns and not result.results:
             raise click.UsageError(f"--case {' '.join(patterns)} matches no case")
-        exit_code = 0 if result.ok else 1
+        exit_code = 130 if result.interrupted else 0 if result.ok else 1
         try:
             paths = report.write_all(result, out, exit_code)
         except OSError as exc:

@@ -140,6 +140,8 @@ def table(run: RunResult) -> str:
         lines += [f"    {c['id']}: {c['change']}" for c in changed]
     reached = run.level_reached or "none"
     lines.append(f"Highest level reached: {reached} (requested {run.level_requested})")
+    if run.interrupted is not None:
+        lines.append(run.interrupted.describe(len(run.results)))
     return "\n".join(lines)
 
 
@@ -172,6 +174,9 @@ def to_json(run: RunResult, exit_code: int) -> dict[str, Any]:
         "summary": {v.value: run.count(v) for v in Verdict},
         "undetected_fields": undetected_fields(run),
         "duration_s": round(run.seconds, 3),
+        "interrupted": None
+        if run.interrupted is None
+        else {"case": run.interrupted.case, "not_run": run.interrupted.not_run},
         "cases": [_case_json(r) for r in run.results],
     }
 
@@ -274,6 +279,9 @@ def html_report(run: RunResult, exit_code: int) -> str:
         )
     summary = " · ".join(f"{run.count(v)} {v.value}" for v in Verdict)
     fields = ", ".join(f["field"] for f in undetected_fields(run)) or "none"
+    stopped = ""
+    if run.interrupted is not None:
+        stopped = f"<b>Stopped:</b> {e(run.interrupted.describe(len(run.results)))}<br>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>killswitch conformance: {e(run.target)}</title>
@@ -291,7 +299,7 @@ small {{ white-space: pre-wrap; }}
 (declared {e(run.clock_declared)}) · <b>seed:</b> {setup.seed} ·
 <b>examples:</b> {setup.examples}<br>
 <b>Level reached:</b> {e(run.level_reached or "none")} (requested {e(run.level_requested)}) ·
-<b>exit code:</b> {exit_code}<br>
+<b>exit code:</b> {exit_code}<br>{stopped}
 <b>Summary:</b> {e(summary)}<br>
 <b>Changeable without detection:</b> {e(fields)}</p>
 <table><tr><th>Case</th><th>Title</th><th>Requirement</th><th>Level</th><th>Strength</th>

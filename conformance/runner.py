@@ -88,6 +88,20 @@ class CaseResult:
         return None
 
 
+@dataclass(frozen=True)
+class Interruption:
+    """Where Ctrl-C stopped a suite run."""
+
+    case: str
+    not_run: int
+
+    def describe(self, ran: int) -> str:
+        return (
+            f"Interrupted (Ctrl-C) in {self.case}: {ran} of {ran + self.not_run} cases ran;"
+            " no level is claimed"
+        )
+
+
 @dataclass
 class RunResult:
     setup: Setup
@@ -97,9 +111,14 @@ class RunResult:
     seconds: float
     clock_declared: ClockMode
     examples_run: int = 0
+    #: Set when Ctrl-C stopped the run: the case it stopped in and how many
+    #: cases were left unrun (that one included). No level is claimed then.
+    interrupted: Interruption | None = None
 
     @property
     def level_reached(self) -> str | None:
+        if self.interrupted is not None:
+            return None  # unrun cases could block any level
         blocked = {r.blocks_level for r in self.results} - {None}
         reached = None
         for level in LEVELS[: level_rank(self.level_requested) + 1]:
@@ -297,13 +316,18 @@ def run_suite(
     results: list[CaseResult] = []
     silent_in_a_row = 0
     stopped_reason = ""
-    for case in cases_up_to(setup, level):
-        if only is not None and not only(case):
-            continue
+    interrupted = None
+    chosen = [case for case in cases_up_to(setup, level) if only is None or only(case)]
+    for index, case in enumerate(chosen):
         if silent_in_a_row >= UNRESPONSIVE_LIMIT:
             result = CaseResult(case, Verdict.FAIL, f"not run: {stopped_reason}")
         else:
-            result = run_case(setup, case)
+            try:
+                result = run_case(setup, case)
+            except KeyboardInterrupt:
+                # Keep the verdicts so far: the caller still writes its reports.
+                interrupted = Interruption(case.id, len(chosen) - index)
+                break
             silent_in_a_row = silent_in_a_row + 1 if result.unresponsive else 0
             if silent_in_a_row >= UNRESPONSIVE_LIMIT:
                 stopped_reason = (
@@ -320,6 +344,7 @@ def run_suite(
         results=results,
         seconds=time.perf_counter() - started,
         clock_declared=setup.capabilities.clock,
+        interrupted=interrupted,
     )
 
 

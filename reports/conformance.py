@@ -149,12 +149,16 @@ def describe(conf: ConformanceInput) -> dict[str, Any]:
         else (level, d.get("highest_level"))
     )
     clock = d.get("clock")
+    stop = d.get("interrupted")
+    highest = reached or "none"
+    if isinstance(stop, dict):  # Ctrl-C: unrun cases could block any level
+        highest = f"none (interrupted in {stop.get('case')})"
     return {
         "implementation": implementation_name(d),
         "profile": d.get("profile", "-"),
         "clock": clock.get("mode", "-") if isinstance(clock, dict) else (clock or "-"),
         "level": requested or "-",
-        "highest_level": reached or "none",
+        "highest_level": highest,
         "seed": d.get("seed", "-"),
         "passed": conf.passed,
     }

@@ -129,3 +129,34 @@ def test_help_for_both_commands() -> None:
     for command in ("conform", "vectors"):
         code, output = invoke(command, "--help")
         assert code == 0 and "Usage:" in output
+
+
+def test_ctrl_c_keeps_the_verdicts_so_far_and_claims_no_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.runner
+
+    real = conformance.runner.run_case
+    started: list[str] = []
+
+    def run_case(setup: object, case: conformance.runner.Case) -> object:
+        started.append(case.id)
+        if len(started) == 4:  # Ctrl-C during the fourth case
+            raise KeyboardInterrupt
+        return real(setup, case)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(conformance.runner, "run_case", run_case)
+    out = tmp_path / "out"
+    code, output = invoke(
+        "conform", "--impl", "conformance.reference:factory", "--level", "L1",
+        "--examples", "2", "--out", str(out), "-q",
+    )  # fmt: skip
+    assert code == 130, output
+    report = json.loads((out / "conformance.json").read_text())
+    assert [c["id"] for c in report["cases"]] == started[:3]
+    assert report["interrupted"]["case"] == started[3]
+    assert report["interrupted"]["not_run"] >= 1
+    assert report["level"]["reached"] is None and report["exit_code"] == 130
+    assert f"Interrupted (Ctrl-C) in {started[3]}: 3 of" in output
+    assert f"interrupted in {started[3]}" in (out / "summary.md").read_text()
+    assert "Stopped:" in (out / "conformance.html").read_text()
