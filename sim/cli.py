@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sim.schema import ScenarioError
+
+if TYPE_CHECKING:
+    from sim.runner import RunResult
+    from sim.scenario import Fault, Scenario
 
 
 def _fail_input(message: str) -> None:
@@ -251,7 +256,7 @@ def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None
 def swarm(count: int, master: int, base: str, jobs: int, replay: int | None) -> None:
     """Random fault mixes (one per seed) against the invariants; prints failing seeds."""
     from sim.scenario import load_scenario
-    from sim.swarm import run_swarm_seed, swarm_seed
+    from sim.swarm import swarm_seed
 
     try:
         scenario, _text = load_scenario(base)
@@ -259,27 +264,53 @@ def swarm(count: int, master: int, base: str, jobs: int, replay: int | None) -> 
         _fail_input(str(exc))
     seeds = [replay] if replay is not None else [swarm_seed(master, i) for i in range(count)]
     click.echo(f"swarm master seed={master} seeds={len(seeds)} base={base}")
-    failures = 0
-    items = [(s, scenario) for s in seeds]
+    failures = done = 0
+    try:
+        for seed, result, faults in _swarm_outcomes([(s, scenario) for s in seeds], jobs):
+            done += 1
+            failures += _print_swarm_outcome(seed, result, faults, base, replay is not None)
+    except KeyboardInterrupt:
+        # Every failing seed found so far is already printed with its reproducer.
+        click.echo(f"interrupted after {done} of {len(seeds)} seeds", err=True)
+        click.echo(f"{done - failures}/{done} seeds kept every invariant")
+        sys.exit(130)
+    click.echo(f"{len(seeds) - failures}/{len(seeds)} seeds kept every invariant")
+    sys.exit(1 if failures else 0)
+
+
+def _swarm_outcomes(
+    items: list[tuple[int, Scenario]], jobs: int
+) -> Iterator[tuple[int, RunResult, list[Fault]]]:
+    """(seed, result, faults) per seed, in seed order, as they finish."""
+    from sim.swarm import run_swarm_seed
+
     if jobs > 1 and len(items) > 1:
         import multiprocessing
 
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            outcomes = list(pool.imap(run_swarm_seed, items))
+        from sim.montecarlo import ignore_interrupts
+
+        context = multiprocessing.get_context("fork")
+        with context.Pool(jobs, initializer=ignore_interrupts) as pool:
+            yield from pool.imap(run_swarm_seed, items)
     else:
-        outcomes = [run_swarm_seed(item) for item in items]
-    for seed, result, faults in outcomes:
-        failed = [c for c in result.checks if not c.passed]
-        kinds = ",".join(f.kind for f in faults) or "none"
-        if replay is not None:
-            for fault in faults:
-                click.echo(f"  fault {fault}")
-        if failed:
-            failures += 1
-            for check in failed:
-                click.echo(f"FAIL seed {seed} [{kinds}] {check.name}: {check.detail}")
-            click.echo(f"  reproduce: killswitch sim swarm --base {base} --replay {seed}")
-        elif replay is not None:
-            click.echo(f"PASS seed {seed} [{kinds}] digest {result.digest}")
-    click.echo(f"{len(seeds) - failures}/{len(seeds)} seeds kept every invariant")
-    sys.exit(1 if failures else 0)
+        for item in items:
+            yield run_swarm_seed(item)
+
+
+def _print_swarm_outcome(
+    seed: int, result: RunResult, faults: list[Fault], base: str, replaying: bool
+) -> int:
+    """Print one seed's outcome; 1 if it broke an invariant, else 0."""
+    failed = [c for c in result.checks if not c.passed]
+    kinds = ",".join(f.kind for f in faults) or "none"
+    if replaying:
+        for fault in faults:
+            click.echo(f"  fault {fault}")
+    if failed:
+        for check in failed:
+            click.echo(f"FAIL seed {seed} [{kinds}] {check.name}: {check.detail}")
+        click.echo(f"  reproduce: killswitch sim swarm --base {base} --replay {seed}")
+        return 1
+    if replaying:
+        click.echo(f"PASS seed {seed} [{kinds}] digest {result.digest}")
+    return 0

@@ -41,11 +41,16 @@ def replication_seeds(master: int, replications: int) -> list[int]:
 _scenario: Scenario | None = None
 
 
+def ignore_interrupts() -> None:
+    """In a worker process: Ctrl-C reaches the whole process group, and the
+    parent decides what happens (it keeps what is done and stops the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _init_worker(scenario: Scenario) -> None:
     global _scenario
     _scenario = scenario
-    # Ctrl-C reaches the whole process group; the parent decides what happens.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_interrupts()
 
 
 class Interrupted(Exception):

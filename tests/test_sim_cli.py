@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -219,3 +221,31 @@ def test_swarm_keeps_every_invariant_and_replays() -> None:
         assert f"digest {expected.digest}" in replay.output
         assert replay.output.count("  fault ") == len(faults) >= 1
     assert replays[0].output == replays[1].output
+
+
+def test_swarm_prints_as_it_goes_and_ctrl_c_keeps_the_tally(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sim.swarm
+
+    real = sim.swarm.run_swarm_seed
+    calls = [0]
+
+    def run_swarm_seed(args: tuple[int, Any]) -> Any:
+        calls[0] += 1
+        if calls[0] == 4:  # Ctrl-C during the fourth seed
+            raise KeyboardInterrupt
+        seed, result, faults = real(args)
+        if calls[0] == 2:  # pretend the second seed broke an invariant
+            result.checks[0] = dataclasses.replace(result.checks[0], passed=False, detail="x")
+        return seed, result, faults
+
+    monkeypatch.setattr(sim.swarm, "run_swarm_seed", run_swarm_seed)
+    result = invoke("swarm", "--seeds", "10")
+    assert result.exit_code == 130, result.output
+    second = swarm_seed(1, 1)
+    # The failure found before the interrupt was printed with its reproducer.
+    assert f"FAIL seed {second} " in result.output
+    assert f"reproduce: killswitch sim swarm --base baseline --replay {second}" in result.output
+    assert "2/3 seeds kept every invariant" in result.output
+    assert "interrupted after 3 of 10 seeds" in result.stderr
