@@ -18,10 +18,10 @@ from reports.stats import (
     interrupted_note,
     percent,
     phase_table,
-    reproduce_options,
     seconds,
 )
 from reports.style import Plot
+from sim.results import reproduce_options
 
 
 def _rate(r: dict[str, Any]) -> str:

@@ -125,15 +125,6 @@ def long_tail(summary: dict[str, Any], phase: str = "time_to_halt") -> tuple[str
     return slowest if slowest[1] >= 2 * fastest else None
 
 
-def reproduce_options(data: dict[str, Any]) -> str:
-    """``killswitch sim run`` options that repeat exactly the runs in ``data``.
-    A single run is its first run's seed (the master seed, unless an interrupt
-    left one replication of a batch: that one ran a derived seed)."""
-    if data["replications"] > 1:
-        return f"--seed {data.get('seed')} --replications {data['replications']}"
-    return f"--seed {data.get('first_run', {}).get('seed', data.get('seed'))}"
-
-
 def interrupted_note(data: dict[str, Any]) -> str | None:
     """ "Ctrl-C after N of M replications" for an interrupted run, else None."""
     stop = data.get("interrupted")

@@ -86,7 +86,7 @@ def run(
     """
     from sim.expect import evaluate
     from sim.montecarlo import Interrupted, replication_seeds, run_replications
-    from sim.results import TREE_LIMIT, build_results, write_results
+    from sim.results import TREE_LIMIT, build_results, reproduce_options, write_results
     from sim.runner import build_hierarchy, check_selectors, run_once
     from sim.scenario import load_scenario
 
@@ -146,18 +146,8 @@ def run(
         )
     if report:
         _render_report(path, out)
-    options = _reproduce(master, seeds, summary.runs)
-    click.echo(f"reproduce: killswitch sim run {scenario_ref} {options}")
+    click.echo(f"reproduce: killswitch sim run {scenario_ref} {reproduce_options(results)}")
     sys.exit(130 if interrupted else 0 if results["passed"] else 1)
-
-
-def _reproduce(master: int, seeds: list[int], done: int) -> str:
-    """The options that run exactly the replications that finished: derived
-    seeds do not depend on how many are asked for, so a prefix is a shorter run;
-    a lone replication of a batch is a single run of its own seed."""
-    if done > 1:
-        return f"--seed {master} --replications {done}"
-    return f"--seed {seeds[0]}"
 
 
 def _render_report(results_path: Path, out: Path) -> None:

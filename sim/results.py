@@ -36,6 +36,16 @@ SCHEMA = "killswitch.sim/1"
 TREE_LIMIT = ROWS_LIMIT
 
 
+def reproduce_options(results: dict[str, Any]) -> str:
+    """``killswitch sim run`` options that repeat exactly the runs in ``results``:
+    derived seeds do not depend on how many are asked for, so the first N of a
+    batch are ``--replications N``; a single run is its own seed (the master
+    seed, unless an interrupt left one replication of a batch: a derived seed)."""
+    if results["replications"] > 1:
+        return f"--seed {results.get('seed')} --replications {results['replications']}"
+    return f"--seed {results.get('first_run', {}).get('seed', results.get('seed'))}"
+
+
 def build_results(
     scenario: Scenario,
     source: str,

@@ -16,10 +16,10 @@ from reports.stats import (
     interrupted_note,
     long_tail,
     quantile,
-    reproduce_options,
 )
 from reports.tree import tidy_layout
 from sim.aggregate import CDF_EXACT_MAX, cdf_points, describe, percentile
+from sim.results import reproduce_options
 
 
 def test_cdf_is_exact_for_small_samples() -> None:
