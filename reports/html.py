@@ -63,17 +63,18 @@ def _phases_table(phases: dict[str, Any]) -> str:
     return table(headers, rows, numeric=set(range(1, 9)))
 
 
-def _transport_table(by_transport: dict[str, Any]) -> str:
+def _group_table(column: str, groups: dict[str, Any]) -> str:
+    """Phases per group (a transport, a link): one row per (group, phase)."""
     rows = []
-    for via, phases in sorted(by_transport.items()):
+    for group, phases in sorted(groups.items()):
         for r in phase_table(phases):
             within = r.get("within_max")
             rows.append(
-                [escape(via), escape(r["phase"]), str(r["n"])]
+                [escape(group), escape(r["phase"]), str(r["n"])]
                 + [seconds(r[k]) for k in ("p50", "p90", "p99", "p99.9", "max")]
                 + [_rate(within) if within else "-"]
             )
-    headers = ["transport", "phase", "n", "p50", "p90", "p99", "p99.9", "max"]
+    headers = [column, "phase", "n", "p50", "p90", "p99", "p99.9", "max"]
     return table([*headers, "within SLA maximum (95% CI)"], rows, numeric=set(range(2, 8)))
 
 
@@ -119,7 +120,14 @@ def _sim_section(sim: SimInput, plots: list[Plot]) -> str:
     if not plots:
         out.append("<p>No plots: the report was rendered without them.</p>")
     out.append(f'<h3 id="{label}-transports">By transport</h3>')
-    out.append(_transport_table(s["by_transport"]))
+    out.append(_group_table("transport", s["by_transport"]))
+    if s.get("by_link"):
+        out.append(f'<h3 id="{label}-links">By network link</h3>')
+        out.append(
+            "<p>Agents the scenario's <code>[[network.links]]</code> give their own link"
+            " to the control plane, by link (<code>default</code>: the others).</p>"
+        )
+        out.append(_group_table("link", s["by_link"]))
     out.append(f'<h3 id="{label}-depth">By depth in the tree</h3>')
     depth_rows = []
     for depth, phases in sorted((s.get("by_depth") or {}).items(), key=lambda kv: int(kv[0])):

@@ -189,11 +189,16 @@ def check_sim(path: Path, data: dict[str, Any]) -> None:
         _require(path, data, dotted, dict)
     for phase, d in data["summary"]["phases"].items():
         _check_distribution(path, f"summary.phases.{phase}", d)
-    for via, phases in data["summary"]["by_transport"].items():
-        if not isinstance(phases, dict):
-            raise ReportInputError(path, f"field 'summary.by_transport.{via}' should be object")
-        for phase, d in phases.items():
-            _check_distribution(path, f"summary.by_transport.{via}.{phase}", d)
+    # by_link is absent from results written before [[network.links]] existed.
+    groupings = ["by_transport"] + (["by_link"] if "by_link" in data["summary"] else [])
+    for grouping in groupings:
+        _require(path, data, f"summary.{grouping}", dict)
+        for group, phases in data["summary"][grouping].items():
+            where = f"summary.{grouping}.{group}"
+            if not isinstance(phases, dict):
+                raise ReportInputError(path, f"field '{where}' should be object")
+            for phase, d in phases.items():
+                _check_distribution(path, f"{where}.{phase}", d)
     for key in ("met", "n"):
         _require(path, data, f"summary.compliance.{key}", int)
     _require(path, data, "summary.compliance.rate", (int, float))

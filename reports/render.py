@@ -67,6 +67,7 @@ def report_json(inputs: list[Input]) -> dict[str, Any]:
                 "headline": headline(item.data),
                 "phases": phase_table(s["phases"]),
                 "by_transport": {v: phase_table(p) for v, p in sorted(s["by_transport"].items())},
+                "by_link": {v: phase_table(p) for v, p in sorted(s.get("by_link", {}).items())},
                 "compliance": s["compliance"],
                 "failed_expectations": [o for o in item.data["expectations"] if not o["passed"]],
             }

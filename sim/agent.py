@@ -300,10 +300,10 @@ class AgentSim:
         cp = world.cp
         if cp is None or cp.config.mode != "ack":
             return
-        if world.partitioned(self.id) or world.lost():
+        if world.partitioned(self.id) or world.lost(self.id):
             world.obs.count("ack_lost")
             return
-        world.after(world.latency(), self._ack_arrives, command_id)
+        world.after(world.latency(self.id), self._ack_arrives, command_id)
 
     def _ack_arrives(self, command_id: str) -> None:
         cp = self.world.cp

@@ -115,6 +115,7 @@ class Summary:
     phases: dict[str, array[float]] = field(default_factory=dict)
     by_transport: dict[str, dict[str, array[float]]] = field(default_factory=dict)
     by_depth: dict[int, dict[str, array[float]]] = field(default_factory=dict)
+    by_link: dict[str, dict[str, array[float]]] = field(default_factory=dict)
     #: Pairs (command, agent) that needed to finish, and how many met the total maximum.
     sla_pairs: int = 0
     sla_met: int = 0
@@ -137,6 +138,8 @@ class Summary:
             _extend(self.by_transport.setdefault(via, {}), phases)
         for depth, phases in samples.by_depth.items():
             _extend(self.by_depth.setdefault(depth, {}), phases)
+        for link, phases in samples.by_link.items():
+            _extend(self.by_link.setdefault(link, {}), phases)
         self.sla_pairs += samples.pairs
         # A pair meets the SLA when its command took effect and finished in time:
         # each pair has at most one total.
@@ -173,6 +176,8 @@ class Summary:
             _extend(self.by_transport.setdefault(via, {}), phases)
         for depth, phases in later.by_depth.items():
             _extend(self.by_depth.setdefault(depth, {}), phases)
+        for link, phases in later.by_link.items():
+            _extend(self.by_link.setdefault(link, {}), phases)
         self.sla_pairs += later.sla_pairs
         self.sla_met += later.sla_met
         self.never_effective += later.never_effective
@@ -229,6 +234,10 @@ class Summary:
             "by_depth": {
                 str(d): {p: describe(v) for p, v in sorted(phases.items())}
                 for d, phases in sorted(self.by_depth.items())
+            },
+            "by_link": {
+                link: {p: describe(v, limits.get(p)) for p, v in sorted(phases.items())}
+                for link, phases in sorted(self.by_link.items())
             },
             "compliance": self.compliance(),
             "never_effective": self.never_effective,

@@ -197,15 +197,20 @@ def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None
         f"scenario {sc['name']}  agents {s['agents']}  profile {sc['profile']}"
         f"  transports {','.join(sc['transports'])}  runs {s['runs']}"
     )
+    # Per link, the phases a slow or lossy link shows in: delivery and total.
+    rows = [(phase, d) for phase, d in s["phases"].items()]
+    for link, phases in s.get("by_link", {}).items():
+        rows += [(f"{link}: {p}", phases[p]) for p in ("delivery", "total") if p in phases]
+    width = max(14, *(len(label) + 2 for label, _ in rows))
     header = (
-        f"{'phase':14s}{'n':>8s}{'p50':>10s}{'p99':>10s}{'max':>10s}"
+        f"{'phase':{width}s}{'n':>8s}{'p50':>10s}{'p99':>10s}{'max':>10s}"
         f"{'target':>9s}{'max SLA':>9s}{'in SLA':>14s}"
     )
     click.echo(header)
-    for phase, d in s["phases"].items():
+    for label, d in rows:
         within = f"{d['within_max']}/{d['n']}" if "within_max" in d else ""
         click.echo(
-            f"{phase:14s}{d['n']:>8d}{_fmt(d.get('p50')):>10s}{_fmt(d.get('p99')):>10s}"
+            f"{label:{width}s}{d['n']:>8d}{_fmt(d.get('p50')):>10s}{_fmt(d.get('p99')):>10s}"
             f"{_fmt(d.get('max')):>10s}{_fmt(d.get('target')):>9s}"
             f"{_fmt(d.get('maximum')):>9s}{within:>14s}"
         )

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from killswitch import Command, CommandType, derive_distinct_key, from_posix
 from sim.scenario import Fault
-from sim.world import EPOCH, Partition, World
+from sim.world import EPOCH, Degradation, Partition, World
 
 
 class Attacker:
@@ -95,6 +95,29 @@ def _transport_outage(world: World, fault: Fault, index: int) -> None:
 
     world.at(fault.at_s, start)
     world.at(end, lambda: world.emit("transport_outage_over", via=kind))
+
+
+def _degrade(world: World, fault: Fault, index: int) -> None:
+    """The agents' links get slow and/or lossy for a while (a congested uplink, a
+    failing VPN): messages sent meanwhile draw ``latency`` and ``loss`` instead
+    of their link's own. ``duration_s = 0``: for the rest of the run."""
+    agents = world.select(fault.agents)
+    degradation = Degradation(frozenset(agents), fault.latency, fault.loss)
+    end = fault.at_s + fault.duration_s if fault.duration_s > 0 else None
+
+    def start() -> None:
+        world.emit("degrade", agents=len(agents), until=None if end is None else round(end, 6))
+        world.degradations.append(degradation)
+        world.relink(agents)
+
+    def stop() -> None:
+        world.degradations.remove(degradation)
+        world.relink(agents)
+        world.emit("degrade_over", agents=len(agents))
+
+    world.at(fault.at_s, start)
+    if end is not None:
+        world.at(end, stop)
 
 
 def _half_open(world: World, fault: Fault, index: int) -> None:
@@ -217,7 +240,7 @@ def _forged_flood(world: World, fault: Fault, index: int) -> None:
         world.obs.count("forged_sent")
         raw = cp.profile.encode(command, forger)
         world.after(
-            world.latency(), world.agents[agent].deliver, raw, "sse", None, "attacker_forged"
+            world.latency(agent), world.agents[agent].deliver, raw, "sse", None, "attacker_forged"
         )
         world.after(world.rng.expovariate(fault.rate_per_s), forge_one)
 
@@ -242,4 +265,5 @@ SCHEDULERS: dict[str, Callable[[World, Fault, int], None]] = {
     "replay_attack": _replay_attack,
     "modify_attack": _modify_attack,
     "forged_flood": _forged_flood,
+    "degrade": _degrade,
 }

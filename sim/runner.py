@@ -83,12 +83,15 @@ def check_selectors(scenario: Scenario, hierarchy: Hierarchy, source: str) -> No
     """Fail early, naming the scenario key, when a selector or target matches no agent."""
     from sim.schema import ScenarioError
 
-    for i, fault in enumerate(scenario.faults):
-        for selector in fault.agents:
+    chosen = [(f"faults[{i}].agents", fault.agents) for i, fault in enumerate(scenario.faults)]
+    links = scenario.network.links
+    chosen += [(f"network.links[{i}].agents", link.agents) for i, link in enumerate(links)]
+    for key, selectors in chosen:
+        for selector in selectors:
             try:
                 resolve_selector(hierarchy, selector)
             except ValueError as exc:
-                raise ScenarioError(source, f"faults[{i}].agents", str(exc)) from None
+                raise ScenarioError(source, key, str(exc)) from None
     for i, op in enumerate(scenario.operator):
         if op.target != "root" and op.target not in hierarchy:
             raise ScenarioError(
@@ -209,23 +212,26 @@ def _finish(world: World, seed: int, detail: bool) -> RunResult:
     samples = Samples()
     rows = []
     keep_rows = detail and len(world.agents) <= ROWS_LIMIT
+    by_link = bool(world.scenario.network.links)
     for (op, agent), p in obs.phases.items():
         durations = {k: round(v, 6) for k, v in p.durations().items()}
-        samples.add(p.kind, p.via, depths[agent], durations)
+        link = world.link_group(agent) if by_link else None
+        samples.add(p.kind, p.via, depths[agent], durations, link)
         if keep_rows:
-            rows.append(
-                {
-                    "op": op,
-                    "agent": agent,
-                    "kind": p.kind,
-                    "via": p.via,
-                    "depth": depths[agent],
-                    "rejected": p.rejected,
-                    "actions": p.actions,
-                    "spend": round(p.spend, 6),
-                    "phases": durations,
-                }
-            )
+            row = {
+                "op": op,
+                "agent": agent,
+                "kind": p.kind,
+                "via": p.via,
+                "depth": depths[agent],
+                "rejected": p.rejected,
+                "actions": p.actions,
+                "spend": round(p.spend, 6),
+                "phases": durations,
+            }
+            if link is not None:
+                row["link"] = link
+            rows.append(row)
     keep_timeline = detail and len(world.agents) <= TIMELINE_LIMIT
     timeline = dict(obs.transitions) if keep_timeline else {}
     return RunResult(

@@ -1,8 +1,9 @@
 """One run's phase durations, grouped the way the summary aggregates them.
 
 A run produces one set of SLA phase durations per (operator command, agent)
-pair. The summary wants them by phase, by phase and transport, and (for
-``total`` and ``time_to_halt``) by phase and depth. Grouping them where the
+pair. The summary wants them by phase, by phase and transport, (for ``total``
+and ``time_to_halt``) by phase and depth, and, when the scenario gives some
+agents their own ``[[network.links]]``, by phase and link. Grouping them where the
 run happens, into compact arrays, keeps what a Monte Carlo worker sends back
 small and the parent's share of the work (unpickling, aggregating) short: the
 parent shares the CPUs with the workers.
@@ -41,14 +42,23 @@ class Samples:
     phases: dict[str, array[float]] = field(default_factory=dict)
     by_transport: dict[str, dict[str, array[float]]] = field(default_factory=dict)
     by_depth: dict[int, dict[str, array[float]]] = field(default_factory=dict)
+    by_link: dict[str, dict[str, array[float]]] = field(default_factory=dict)
     #: (command, agent) pairs added.
     pairs: int = 0
     #: Pairs that never halted their agent, RESUME excepted (it halts nothing).
     never_effective: int = 0
 
-    def add(self, kind: str, via: str | None, depth: int, durations: Mapping[str, float]) -> None:
+    def add(
+        self,
+        kind: str,
+        via: str | None,
+        depth: int,
+        durations: Mapping[str, float],
+        link: str | None = None,
+    ) -> None:
         """One pair: its command kind, how it was delivered (None: never), its
-        agent's depth and its phase durations."""
+        agent's depth, its phase durations and its agent's link group (None: the
+        scenario has no ``[[network.links]]``, nothing is grouped by link)."""
         self.pairs += 1
         if "time_to_halt" not in durations and kind != "RESUME":
             self.never_effective += 1
@@ -58,6 +68,7 @@ class Samples:
         phases = self.phases
         transport = _group(self.by_transport, via or "none")
         at_depth = None
+        at_link = None if link is None else _group(self.by_link, link)
         for phase, value in durations.items():
             values = phases.get(phase)
             if values is None:
@@ -71,11 +82,13 @@ class Samples:
                 if at_depth is None:
                     at_depth = _group(self.by_depth, depth)
                 _values(at_depth, phase).append(value)
+            if at_link is not None:
+                _values(at_link, phase).append(value)
 
     @classmethod
     def of_rows(cls, rows: list[dict[str, Any]]) -> Samples:
         """The samples of rows as :class:`~sim.runner.RunResult` carries them."""
         samples = cls()
         for row in rows:
-            samples.add(row["kind"], row["via"], row["depth"], row["phases"])
+            samples.add(row["kind"], row["via"], row["depth"], row["phases"], row.get("link"))
         return samples

@@ -125,6 +125,40 @@ class Transports:
             raise ValueError(f"listen names a transport twice: {self.listen}")
 
 
+def _check_probabilities(table: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(table, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} is a probability in [0, 1], got {value}")
+
+
+#: The keys of [network] a link may set for its agents, and a degrade fault for a while.
+LINK_KEYS = ("latency", "loss", "duplicate", "reorder", "reorder_delay")
+
+
+@dataclass(frozen=True)
+class Link:
+    """``[[network.links]]``: some agents' own link to the control plane (a remote
+    region, a flaky VPN). A key left out is the one in ``[network]``."""
+
+    #: Names the group in the results (phases are also reported per link).
+    name: str
+    #: Agent selectors, as in faults. An agent in several links is in the last one.
+    agents: list[str]
+    latency: Dist | None = None
+    loss: float | None = None
+    duplicate: float | None = None
+    reorder: float | None = None
+    reorder_delay: Dist | None = None
+
+    def __post_init__(self) -> None:
+        if not self.agents:
+            raise ValueError("agents: a link needs at least one agent selector")
+        if all(getattr(self, key) is None for key in LINK_KEYS):
+            raise ValueError(f"a link sets at least one of: {', '.join(LINK_KEYS)}")
+        _check_probabilities(self, ("loss", "duplicate", "reorder"))
+
+
 @dataclass(frozen=True)
 class Network:
     latency: Dist = field(default_factory=lambda: Dist("lognormal", median=0.05, sigma=0.5))
@@ -137,11 +171,22 @@ class Network:
     reorder_delay: Dist = field(default_factory=lambda: Dist.const(1.0))
     #: Latency of the parent-to-child link used by agent-side cascade.
     cascade_latency: Dist = field(default_factory=lambda: Dist.const(0.01))
+    #: Agents whose link differs from the above.
+    links: list[Link] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        for name in ("loss", "duplicate", "reorder"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
+        _check_probabilities(self, ("loss", "duplicate", "reorder"))
+        names = [link.name for link in self.links]
+        for name in names:
+            if name == DEFAULT_LINK or names.count(name) > 1:
+                raise ValueError(
+                    f"links: the name {name!r} is taken (each link needs its own name,"
+                    f" and {DEFAULT_LINK!r} means the agents in no link)"
+                )
+
+
+#: The link group of agents that no ``[[network.links]]`` table selects.
+DEFAULT_LINK = "default"
 
 
 @dataclass(frozen=True)
@@ -192,6 +237,7 @@ FaultKind = Literal[
     "replay_attack",
     "modify_attack",
     "forged_flood",
+    "degrade",
 ]
 
 
@@ -221,6 +267,14 @@ class Fault:
     field_value: str | bool | int = False
     #: forged_flood
     rate_per_s: float = 0.0
+    #: degrade: the agents' links take this latency and/or loss for the duration.
+    latency: Dist | None = None
+    loss: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_probabilities(self, ("loss",))
+        if self.kind == "degrade" and self.latency is None and self.loss is None:
+            raise ValueError("a degrade fault sets latency, loss or both")
 
 
 @dataclass(frozen=True)

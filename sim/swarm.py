@@ -64,6 +64,15 @@ def draw_faults(seed: int, scenario: Scenario) -> list[Fault]:
             transports: list[TransportName] = ["sse", "websocket", "poll"]
             transport = transports[rng.randrange(len(transports))]
             fault = Fault(kind, at_s=at, duration_s=duration, agents=agents, transport=transport)
+        elif kind == "degrade":
+            fault = Fault(
+                kind,
+                at_s=at,
+                duration_s=duration,
+                agents=agents,
+                latency=Dist("uniform", low=0.5, high=10.0),
+                loss=round(rng.uniform(0.0, 0.5), 3),
+            )
         elif kind == "forged_flood":
             fault = Fault(
                 kind, at_s=at, duration_s=duration, agents=agents, rate_per_s=rng.uniform(1, 50)

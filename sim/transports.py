@@ -102,7 +102,7 @@ class StreamClient:
             return
         if world.outage(self.agent.id, self.kind):
             # The endpoint answers at once with a refusal (or a 503 from the proxy).
-            world.after(2 * world.latency(), self._failed, generation, "refused")
+            world.after(2 * world.latency(self.agent.id), self._failed, generation, "refused")
             return
         world.after(self.connect_s.sample(world.rng), self._established, generation)
 
@@ -158,10 +158,10 @@ class StreamClient:
             world.obs.count(f"{self.kind}_push_lost")
             return
         generation = self.generation
-        world.after(world.latency(), self._arrive, generation, message)
-        if world.duplicated():
+        world.after(world.latency(self.agent.id), self._arrive, generation, message)
+        if world.duplicated(self.agent.id):
             world.obs.count("duplicated")
-            world.after(world.latency(), self._arrive, generation, message)
+            world.after(world.latency(self.agent.id), self._arrive, generation, message)
 
     def _arrive(self, generation: int, message: Message) -> None:
         if generation != self.generation or not self.healthy:
@@ -189,7 +189,7 @@ class StreamClient:
     def server_closed(self) -> None:
         """The control plane closed the connection (crash): the agent sees a reset."""
         if self.state == "up" and not self.stalled:
-            self.world.after(self.world.latency(), self._reset, self.generation)
+            self.world.after(self.world.latency(self.agent.id), self._reset, self.generation)
 
     def _reset(self, generation: int) -> None:
         if generation == self.generation and self.state == "up":
@@ -241,10 +241,10 @@ class Poller:
         p = self.params
         world.after(p.interval_s + world.rng.uniform(0.0, p.jitter_s), self._poll, generation)
         world.obs.count("poll_requests")
-        if world.partitioned(self.agent.id, "poll") or world.lost():
+        if world.partitioned(self.agent.id, "poll") or world.lost(self.agent.id):
             world.obs.count("poll_failed")
             return
-        world.after(world.latency(), self._at_server, generation, world.env.now)
+        world.after(world.latency(self.agent.id), self._at_server, generation, world.env.now)
 
     def _at_server(self, generation: int, sent: float) -> None:
         world = self.world
@@ -253,15 +253,15 @@ class Poller:
             world.obs.count("poll_failed")
             return
         messages = cp.poll(self.agent.id)
-        if world.partitioned(self.agent.id, "poll") or world.lost():
+        if world.partitioned(self.agent.id, "poll") or world.lost(self.agent.id):
             world.obs.count("poll_response_lost")
             if messages and cp.config.mode == "seed":
                 world.obs.count("poll_commands_lost", len(messages))
             return
-        world.after(world.latency(), self._response, generation, sent, messages)
-        if messages and world.duplicated():
+        world.after(world.latency(self.agent.id), self._response, generation, sent, messages)
+        if messages and world.duplicated(self.agent.id):
             world.obs.count("duplicated")
-            world.after(world.latency(), self._response, generation, sent, messages)
+            world.after(world.latency(self.agent.id), self._response, generation, sent, messages)
 
     def _response(self, generation: int, sent: float, messages: list[Message]) -> None:
         if generation != self.generation or not self.agent.up:

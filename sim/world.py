@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -19,7 +19,8 @@ from simpy.events import NORMAL
 
 from killswitch.hierarchy import Hierarchy
 from sim.observe import Observations
-from sim.scenario import Scenario
+from sim.rng import Dist
+from sim.scenario import DEFAULT_LINK, Link, Network, Scenario
 from sim.trace import Trace
 
 if TYPE_CHECKING:
@@ -73,6 +74,60 @@ class Partition:
     transports: frozenset[str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkLink:
+    """What one agent's messages to and from the control plane go through:
+    ``[network]``, or the ``[[network.links]]`` table that selects the agent,
+    changed for a while by degrade faults."""
+
+    #: The link's name in the results (``default``: the agent is in no link table).
+    group: str
+    latency: Dist
+    loss: float
+    duplicate: float
+    reorder: float
+    reorder_delay: Dist
+
+    @classmethod
+    def of(cls, network: Network) -> NetworkLink:
+        return cls(
+            DEFAULT_LINK,
+            network.latency,
+            network.loss,
+            network.duplicate,
+            network.reorder,
+            network.reorder_delay,
+        )
+
+    def overridden(self, link: Link) -> NetworkLink:
+        """This link with the keys ``link`` sets, in ``link``'s group."""
+        return replace(
+            self,
+            group=link.name,
+            latency=self.latency if link.latency is None else link.latency,
+            loss=self.loss if link.loss is None else link.loss,
+            duplicate=self.duplicate if link.duplicate is None else link.duplicate,
+            reorder=self.reorder if link.reorder is None else link.reorder,
+            reorder_delay=self.reorder_delay if link.reorder_delay is None else link.reorder_delay,
+        )
+
+    def degraded(self, latency: Dist | None, loss: float | None) -> NetworkLink:
+        return replace(
+            self,
+            latency=self.latency if latency is None else latency,
+            loss=self.loss if loss is None else loss,
+        )
+
+
+@dataclass(frozen=True, eq=False)  # each fault is itself: two alike may overlap
+class Degradation:
+    """A degrade fault in force: these agents' links take ``latency`` and/or ``loss``."""
+
+    agents: frozenset[str]
+    latency: Dist | None
+    loss: float | None
+
+
 @dataclass
 class World:
     env: simpy.Environment
@@ -87,6 +142,25 @@ class World:
     attacker: Attacker | None = None
     #: Whether the operator has clicked yet (the workload is counted from then on).
     clicked: bool = False
+    #: Degrade faults in force, oldest first (a later one wins where they overlap).
+    degradations: list[Degradation] = field(default_factory=list)
+    #: ``[network]``: the link of every agent not in ``links``.
+    _default_link: NetworkLink = field(init=False)
+    #: The links the scenario's [[network.links]] give their agents.
+    _configured: dict[str, NetworkLink] = field(init=False)
+    #: The link of every agent whose link is not ``[network]`` now (see link()).
+    _links: dict[str, NetworkLink] = field(init=False)
+
+    def __post_init__(self) -> None:
+        network = self.scenario.network
+        self._default_link = NetworkLink.of(network)
+        self._configured = {}
+        for link in network.links:
+            own = self._default_link.overridden(link)
+            for selector in link.agents:
+                for agent in resolve_selector(self.hierarchy, selector):
+                    self._configured[agent] = own
+        self._links = dict(self._configured)
 
     @property
     def now(self) -> float:
@@ -137,20 +211,41 @@ class World:
             for p in self.partitions
         )
 
-    def latency(self) -> float:
-        """One-way latency of one message on an agent <-> control plane link."""
-        net = self.scenario.network
-        delay = net.latency.sample(self.rng)
-        if net.reorder and self.rng.random() < net.reorder:
-            delay += net.reorder_delay.sample(self.rng)
+    def link(self, agent_id: str) -> NetworkLink:
+        """The agent's link to the control plane, now."""
+        return self._links.get(agent_id, self._default_link)
+
+    def link_group(self, agent_id: str) -> str:
+        """The ``[[network.links]]`` name of the agent's link (degrade faults aside)."""
+        configured = self._configured.get(agent_id)
+        return DEFAULT_LINK if configured is None else configured.group
+
+    def relink(self, agents: list[str]) -> None:
+        """Recompute these agents' links after a degrade fault starts or ends."""
+        for agent in agents:
+            link = self._configured.get(agent, self._default_link)
+            for degradation in self.degradations:
+                if agent in degradation.agents:
+                    link = link.degraded(degradation.latency, degradation.loss)
+            if link is self._default_link:
+                self._links.pop(agent, None)
+            else:
+                self._links[agent] = link
+
+    def latency(self, agent_id: str) -> float:
+        """One-way latency of one message on the agent's link to the control plane."""
+        link = self.link(agent_id)
+        delay = link.latency.sample(self.rng)
+        if link.reorder and self.rng.random() < link.reorder:
+            delay += link.reorder_delay.sample(self.rng)
         return delay
 
-    def lost(self) -> bool:
-        loss = self.scenario.network.loss
+    def lost(self, agent_id: str) -> bool:
+        loss = self.link(agent_id).loss
         return bool(loss) and self.rng.random() < loss
 
-    def duplicated(self) -> bool:
-        dup = self.scenario.network.duplicate
+    def duplicated(self, agent_id: str) -> bool:
+        dup = self.link(agent_id).duplicate
         return bool(dup) and self.rng.random() < dup
 
     # -- agent selectors ---------------------------------------------------

@@ -166,6 +166,7 @@ README = resources.files("scenarios").joinpath("README.md").read_text(encoding="
         schema.Agents,
         schema.OperatorCommand,
         schema.Fault,
+        schema.Link,
         schema.Sla,
         schema.Expect,
     ],

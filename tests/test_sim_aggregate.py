@@ -212,7 +212,10 @@ def test_merging_summaries_is_adding_their_runs_one_by_one() -> None:
         replace(
             result(
                 seed,
-                [row("op0", "root", delivery=0.1 * seed, total=10.0 + seed, time_to_halt=1.0)],
+                [
+                    row("op0", "root", delivery=0.1 * seed, total=10.0 + seed, time_to_halt=1.0)
+                    | {"link": "eu" if seed % 2 else "default"}
+                ],
                 failed=("no_orphans",) if seed in (2, 3) else (),
             ),
             spend_after_click=spend,
@@ -231,6 +234,7 @@ def test_merging_summaries_is_adding_their_runs_one_by_one() -> None:
             later.add(run)
         merged.merge(later)
     assert merged.to_json() == one_by_one.to_json()
+    assert merged.to_json()["by_link"]["eu"]["total"]["n"] == 2
     assert merged.run_rows == one_by_one.run_rows
     assert merged.spend_after_click == one_by_one.spend_after_click  # exactly
     assert merged.checks["no_orphans"].first_failure == {"seed": 2, "detail": "detail"}
