@@ -201,7 +201,7 @@ def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None
     rows = [(phase, d) for phase, d in s["phases"].items()]
     for link, phases in s.get("by_link", {}).items():
         rows += [(f"{link}: {p}", phases[p]) for p in ("delivery", "total") if p in phases]
-    width = max(14, *(len(label) + 2 for label, _ in rows))
+    width = max([14, *(len(label) + 2 for label, _ in rows)])
     header = (
         f"{'phase':{width}s}{'n':>8s}{'p50':>10s}{'p99':>10s}{'max':>10s}"
         f"{'target':>9s}{'max SLA':>9s}{'in SLA':>14s}"

@@ -19,6 +19,27 @@ from sim.schema import ScenarioError, load
 
 TransportName = Literal["sse", "websocket", "poll", "file"]
 
+#: The largest tree a scenario may ask for: a million agents take ~90 s and ~5 GB
+#: here (bench/sim.py), and a typo (depth = 12 for 2) must not start building 10^12.
+MAX_AGENTS = 2_000_000
+#: The most workload actions or forged commands a run may be expected to make:
+#: beyond this a run takes hours (each forgery is a real signature check).
+MAX_ACTIONS = 100_000_000
+MAX_FORGERIES = 1_000_000
+
+
+def _require(
+    table: object, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = ()
+) -> None:
+    """Numbers a simulation cannot run with: zero intervals loop at one instant,
+    negative durations run time backwards."""
+    for name in positive:
+        if not getattr(table, name) > 0:
+            raise ValueError(f"{name} must be positive, got {getattr(table, name)}")
+    for name in non_negative:
+        if not getattr(table, name) >= 0:
+            raise ValueError(f"{name} must not be negative, got {getattr(table, name)}")
+
 
 @dataclass(frozen=True)
 class Meta:
@@ -28,6 +49,9 @@ class Meta:
     duration_s: float = 180.0
     #: Default seed when the command line gives none.
     seed: int = 1
+
+    def __post_init__(self) -> None:
+        _require(self, positive=("duration_s",))
 
 
 @dataclass(frozen=True)
@@ -47,6 +71,28 @@ class Topology:
             raise ValueError("an explicit topology needs edges = [[parent, child], ...]")
         if self.fanout < 1 or self.depth < 0 or self.agents < 1:
             raise ValueError("fanout and agents must be >= 1, depth >= 0")
+        if self.size() > MAX_AGENTS:
+            raise ValueError(
+                f"this {self.kind} topology has more than {MAX_AGENTS:,} agents, the most a"
+                " run may have (a million agents take about 90 s and 5 GB)"
+            )
+
+    def size(self) -> int:
+        """Agents in the tree, counted up to just past MAX_AGENTS (a balanced tree
+        of depth 10^9 is not worth counting to the end)."""
+        if self.kind == "random":
+            return self.agents
+        if self.kind == "explicit":
+            return len(self.edges) + 1
+        if self.fanout == 1:
+            return self.depth + 1
+        total = level = 1
+        for _ in range(self.depth):
+            level *= self.fanout
+            total += level
+            if total > MAX_AGENTS:
+                break
+        return total
 
 
 @dataclass(frozen=True)
@@ -81,6 +127,13 @@ class Sse:
     drops_per_hour: float = 0.0
     connect_s: Dist = field(default_factory=lambda: Dist.const(0.1))
 
+    def __post_init__(self) -> None:
+        _require(
+            self,
+            positive=("retry_s", "backoff_max_s"),
+            non_negative=("jitter", "heartbeat_s", "read_timeout_s", "drops_per_hour"),
+        )
+
 
 @dataclass(frozen=True)
 class WebSocket:
@@ -91,6 +144,13 @@ class WebSocket:
     jitter: float = 0.2
     drops_per_hour: float = 0.0
     connect_s: Dist = field(default_factory=lambda: Dist.const(0.1))
+
+    def __post_init__(self) -> None:
+        _require(
+            self,
+            positive=("ping_s", "pong_timeout_s", "retry_s", "backoff_max_s"),
+            non_negative=("jitter", "drops_per_hour"),
+        )
 
 
 @dataclass(frozen=True)
@@ -103,13 +163,15 @@ class Poll:
     timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
+        _require(self, positive=("interval_s", "timeout_s"), non_negative=("jitter_s",))
 
 
 @dataclass(frozen=True)
 class FileWatch:
     check_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        _require(self, positive=("check_s",))
 
 
 @dataclass(frozen=True)
@@ -211,6 +273,19 @@ class Agents:
     #: while down (killswitch.hierarchy.add_agent). The seed's lineage has no such step.
     rejoin: bool = True
 
+    def __post_init__(self) -> None:
+        _require(
+            self,
+            positive=("max_lifetime_s",),
+            non_negative=(
+                "actions_per_s",
+                "action_cost",
+                "clock_skew_leeway_s",
+                "max_grace_s",
+                "watchdog_s",
+            ),
+        )
+
 
 @dataclass(frozen=True)
 class OperatorCommand:
@@ -223,6 +298,9 @@ class OperatorCommand:
     lifetime_s: float = 300.0
     #: network: through the control plane; file: the operator writes the kill file.
     via: Literal["network", "file"] = "network"
+
+    def __post_init__(self) -> None:
+        _require(self, non_negative=("at_s", "grace_s"))
 
 
 FaultKind = Literal[
@@ -272,6 +350,7 @@ class Fault:
     loss: float | None = None
 
     def __post_init__(self) -> None:
+        _require(self, non_negative=("at_s", "duration_s", "rate_per_s"))
         _check_probabilities(self, ("loss",))
         if self.kind == "degrade" and self.latency is None and self.loss is None:
             raise ValueError("a degrade fault sets latency, loss or both")
@@ -342,6 +421,34 @@ class Scenario:
             if command.via == "network" and not set(self.transports.listen) - {"file"}:
                 raise ValueError(
                     "operator: a network command needs a network transport in transports.listen"
+                )
+        end = self.meta.duration_s
+        for i, command in enumerate(self.operator):
+            if command.at_s >= end:
+                raise ValueError(
+                    f"operator[{i}].at_s: {command.at_s:g} is not before the end of the run"
+                    f" (meta.duration_s = {end:g})"
+                )
+        self._check_workload()
+
+    def _check_workload(self) -> None:
+        """Refuse runs that would take hours: each action and each forgery is an event."""
+        first_click = min(command.at_s for command in self.operator)
+        window = self.meta.duration_s - first_click
+        actions = self.topology.size() * self.agents.actions_per_s * window
+        if actions > MAX_ACTIONS:
+            raise ValueError(
+                f"agents.actions_per_s: {self.agents.actions_per_s:g} actions/s per agent make"
+                f" about {actions:.3g} actions in a run, more than {MAX_ACTIONS:.0e}"
+            )
+        for i, fault in enumerate(self.faults):
+            if fault.kind != "forged_flood":
+                continue
+            lasts = min(fault.duration_s, max(0.0, self.meta.duration_s - fault.at_s))
+            if fault.rate_per_s * lasts > MAX_FORGERIES:
+                raise ValueError(
+                    f"faults[{i}].rate_per_s: {fault.rate_per_s:g}/s for {lasts:g} s is more"
+                    f" than {MAX_FORGERIES:,} forged commands, each a real signature check"
                 )
 
 

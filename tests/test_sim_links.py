@@ -302,6 +302,19 @@ def test_the_summary_table_prints_delivery_and_total_per_link(tmp_path: Path) ->
         assert label in result.output
 
 
+def test_the_summary_table_prints_a_run_in_which_nothing_was_measured(tmp_path: Path) -> None:
+    # Signing outlasts the run: no command is ever issued, no phase has a sample.
+    path = tmp_path / "never.toml"
+    path.write_text(
+        '[meta]\nduration_s = 60\n[control_plane]\nsigning_s = {dist = "constant", value = 1e6}\n'
+        '[[operator]]\nat_s = 10\ncommand = "TERMINATE"\n[expect]\nall_halted_within_s = 30\n'
+    )
+    result = CliRunner().invoke(main, ["sim", "run", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "FAIL all_halted_within_s" in result.output
+
+
 # -- swarm -------------------------------------------------------------------------
 
 

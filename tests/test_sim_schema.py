@@ -163,3 +163,68 @@ def test_bundled_scenario_loads_by_name() -> None:
     scenario, text = load_scenario("baseline")
     assert scenario.meta.name == "baseline"
     assert parse_scenario(text) == scenario
+
+
+# Values a simulation cannot run with: each once made a traceback (SimPy's
+# "until must be greater", a Policy or Command ValueError, a negative delay) or
+# a run that never ends (a zero poll interval loops at one instant; a typo in
+# depth builds 10^12 agents). Each is now refused up front, naming its key.
+@pytest.mark.parametrize(
+    ("snippet", "path", "message"),
+    [
+        ("[meta]\nduration_s = 0\n", "meta", "duration_s must be positive"),
+        ("[meta]\nduration_s = -5\n", "meta", "duration_s must be positive"),
+        ("[topology]\nfanout = 10\ndepth = 12\n", "topology", "more than 2,000,000 agents"),
+        ("[topology]\nfanout = 1\ndepth = 1000000000\n", "topology", "more than 2,000,000"),
+        ('[topology]\nkind = "random"\nagents = 100000000\n', "topology", "more than 2,000,000"),
+        ("[transports.poll]\ninterval_s = 0\n", "transports.poll", "interval_s must be positive"),
+        ("[transports.poll]\njitter_s = -1\n", "transports.poll", "jitter_s must not be negative"),
+        ("[transports.file]\ncheck_s = 0\n", "transports.file", "check_s must be positive"),
+        ("[transports.sse]\nretry_s = 0\n", "transports.sse", "retry_s must be positive"),
+        ("[transports.sse]\nread_timeout_s = -1\n", "transports.sse", "read_timeout_s must not"),
+        ("[transports.websocket]\nping_s = 0\n", "transports.websocket", "ping_s must be positive"),
+        ("[agents]\nmax_lifetime_s = 0\n", "agents", "max_lifetime_s must be positive"),
+        ("[agents]\nclock_skew_leeway_s = -1\n", "agents", "clock_skew_leeway_s must not"),
+        ("[agents]\nmax_grace_s = -1\n", "agents", "max_grace_s must not be negative"),
+        ("[agents]\nwatchdog_s = -1\n", "agents", "watchdog_s must not be negative"),
+        ("[agents]\nactions_per_s = 1e9\n", "", "agents.actions_per_s: 1e+09 actions/s"),
+        ('[[faults]]\nkind = "partition"\nat_s = -1\n', "faults[0]", "at_s must not be negative"),
+        (
+            '[[faults]]\nkind = "forged_flood"\nrate_per_s = 1e9\nduration_s = 10\n',
+            "",
+            "faults[0].rate_per_s: 1e+09/s for 10 s",
+        ),
+    ],
+)
+def test_values_a_run_cannot_use_are_refused_naming_the_key(
+    snippet: str, path: str, message: str
+) -> None:
+    err = error_for(snippet + MINIMAL)
+    assert err.path == path
+    assert message in err.message
+
+
+@pytest.mark.parametrize(
+    ("operator", "path", "message"),
+    [
+        ("at_s = 200", "", "operator[0].at_s: 200 is not before the end of the run"),
+        ("at_s = -1", "operator[0]", "at_s must not be negative"),
+        ("at_s = 10\ngrace_s = -1", "operator[0]", "grace_s must not be negative"),
+    ],
+)
+def test_operator_clicks_outside_the_run_are_refused(
+    operator: str, path: str, message: str
+) -> None:
+    err = error_for(f'[meta]\nduration_s = 120\n[[operator]]\ncommand = "TERMINATE"\n{operator}\n')
+    assert err.path == path
+    assert message in err.message
+
+
+def test_a_flood_that_mostly_falls_after_the_end_is_counted_to_the_end() -> None:
+    # 100,000/s for 1,000 s would be 10^8 forgeries, but the run ends 5 s after it starts.
+    scenario = parse_scenario(
+        "[meta]\nduration_s = 20\n"
+        '[[faults]]\nkind = "forged_flood"\nat_s = 15\nduration_s = 1000\nrate_per_s = 100000\n'
+        + MINIMAL
+    )
+    assert scenario.faults[0].rate_per_s == 100_000
