@@ -113,8 +113,16 @@ def run(
     started = time.perf_counter()
     interrupted = False
     try:
-        with _progress(replications) as advance:
-            first, summary = run_replications(scenario, seeds, jobs, out / "trace.jsonl", advance)
+        if replications == 1:
+            with _clock_bar(scenario.meta.duration_s) as clock:
+                first, summary = run_replications(
+                    scenario, seeds, jobs, out / "trace.jsonl", clock=clock
+                )
+        else:
+            with _progress(replications) as advance:
+                first, summary = run_replications(
+                    scenario, seeds, jobs, out / "trace.jsonl", advance
+                )
     except Interrupted as stop:
         first, summary, interrupted = stop.first, stop.summary, True
     except KeyboardInterrupt:
@@ -163,9 +171,13 @@ def _render_report(results_path: Path, out: Path) -> None:
 
 
 class _progress:
-    """A progress bar that shows only on runs longer than a couple of seconds."""
+    """A progress bar over replications that shows only on runs longer than a
+    couple of seconds (and only on a terminal)."""
 
-    def __init__(self, total: int) -> None:
+    unit = "run"
+    bar_format: str | None = None  # tqdm's own
+
+    def __init__(self, total: float) -> None:
         self.total = total
         self.bar: Any = None
 
@@ -173,13 +185,33 @@ class _progress:
         if self.total > 1 and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, delay=2.0, unit="run", file=sys.stderr)
-            return self.bar.update
+            self.bar = tqdm(
+                total=self.total,
+                delay=2.0,
+                unit=self.unit,
+                bar_format=self.bar_format,
+                file=sys.stderr,
+            )
+            return self.advance
         return None
+
+    def advance(self, n: float) -> None:
+        self.bar.update(n)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class _clock_bar(_progress):
+    """The same over the virtual seconds of a single run (a 10^6-agent run takes
+    minutes): told the virtual time reached."""
+
+    unit = "virtual s"
+    bar_format = "{l_bar}{bar}| {n:.0f}/{total:.0f} virtual s [{elapsed}<{remaining}, {rate_fmt}]"
+
+    def advance(self, now: float) -> None:
+        self.bar.update(now - self.bar.n)
 
 
 def _fmt(value: Any) -> str:

@@ -102,16 +102,18 @@ def run_replications(
     jobs: int = 1,
     first_trace: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    clock: Callable[[float], None] | None = None,
 ) -> tuple[RunResult, Summary]:
     """Run one replication per seed and aggregate them: the first replication's
     result (it alone writes its trace and keeps its rows and per-agent timeline,
     for the plots) and the summary of all. ``progress`` is told how many
-    replications finished, as they finish. A KeyboardInterrupt after the first
+    replications finished, as they finish; ``clock`` the virtual time the first
+    replication has reached, as it runs. A KeyboardInterrupt after the first
     replication becomes :class:`Interrupted`, with what is done."""
     if not seeds:
         raise ValueError("no seeds to run")
     summary = Summary(scenario.sla)
-    first = run_once(scenario, seeds[0], first_trace)
+    first = run_once(scenario, seeds[0], first_trace, clock=clock)
     summary.add(first)
     if progress:
         progress(1)

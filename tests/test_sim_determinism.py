@@ -177,3 +177,58 @@ def test_check_determinism_flag_passes(tmp_path: Path) -> None:
     (check,) = [o for o in results["expectations"] if o["name"] == "determinism"]
     assert check["passed"]
     assert check["expected"] == check["actual"] == results["first_run"]["digest"]
+
+
+#: Everything on whole seconds (zero latency, signing and verification, 1 s
+#: cleanup, clicks on the second): many events fall exactly where a run that
+#: reports its progress stops (every duration / 100 = 1 s) and resumes.
+ON_THE_SECOND = """
+[meta]
+duration_s = 100
+
+[topology]
+kind = "balanced"
+fanout = 3
+depth = 2
+
+[control_plane]
+signing_s = {dist = "constant", value = 0}
+
+[transports]
+listen = ["sse", "poll"]
+poll = {interval_s = 1, jitter_s = 0}
+
+[network]
+latency = {dist = "constant", value = 0}
+
+[agents]
+verify_s = {dist = "constant", value = 0}
+cleanup_s = {dist = "constant", value = 1}
+
+[[operator]]
+at_s = 30
+command = "PAUSE"
+
+[[operator]]
+at_s = 30
+command = "RESUME"
+
+[[operator]]
+at_s = 50
+command = "TERMINATE"
+"""
+
+
+@pytest.mark.parametrize("name", ["chaotic", "on_the_second"])
+def test_a_run_that_reports_its_progress_is_the_same_run(chaotic: Scenario, name: str) -> None:
+    scenario = chaotic if name == "chaotic" else parse_scenario(ON_THE_SECOND, "second.toml")
+    for seed in (1, 2, 3):
+        seen: list[float] = []
+        told = run_once(scenario, seed, clock=seen.append)
+        plain = run_once(scenario, seed)
+        assert told.digest == plain.digest
+        assert told.rows == plain.rows
+        duration = scenario.meta.duration_s
+        assert len(seen) == 100
+        assert seen == sorted(seen) and seen[-1] == duration
+        assert seen[0] == pytest.approx(duration / 100)
