@@ -106,7 +106,11 @@ def run(
     edges = [(parent, child) for parent, child in hierarchy.graph.edges] if small else None
     del hierarchy  # each run builds its own; a million-agent graph is worth freeing
     out = out or Path("out") / scenario.meta.name
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "trace.jsonl").open("w").close()  # the first replication writes it
+    except OSError as exc:
+        _fail_input(f"--out {out}: cannot write there: {exc.strerror or exc}")
     click.echo(
         f"seed={master} scenario={scenario.meta.name} replications={replications} jobs={jobs}"
     )
@@ -143,8 +147,12 @@ def run(
     results["wall_s"] = round(wall, 3)
     if interrupted:
         results["interrupted"] = {"requested": replications, "done": summary.runs}
-    path = write_results(results, out)
     _print_summary(results, wall, first.virtual_s * len(done))
+    try:
+        path = write_results(results, out)
+    except OSError as exc:  # e.g. the disk filled up during the run
+        click.echo(f"error: results not written: {exc}", err=True)
+        sys.exit(2)
     click.echo(f"results: {path}  trace: {out / 'trace.jsonl'}")
     if interrupted:
         click.echo(

@@ -21,6 +21,11 @@ def derive_seed(master: int, *labels: object) -> int:
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
 
 
+#: Lognormal draws are ``median * exp(sigma * z)``: at sigma 20 a 5-sigma draw is
+#: already e^100 times the median, and exp overflows past e^709.
+MAX_SIGMA = 20.0
+
+
 @dataclass(frozen=True)
 class Dist:
     """A distribution of durations in seconds, written in TOML as an inline table:
@@ -58,6 +63,11 @@ class Dist:
             raise ValueError(f"uniform needs low <= high, got low={self.low} high={self.high}")
         if self.dist in ("exponential", "lognormal") and (self.mean or self.median) <= 0:
             raise ValueError(f"a {self.dist} distribution needs a positive {needs[0]}")
+        if self.sigma > MAX_SIGMA:
+            raise ValueError(
+                f"a lognormal sigma above {MAX_SIGMA:g} is no duration (sigma {self.sigma:g}"
+                " would overflow the draw)"
+            )
 
     def sample(self, rng: random.Random) -> float:
         kind = self.dist

@@ -8,6 +8,7 @@ run the wrong experiment.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -89,6 +90,8 @@ def _convert(tp: Any, value: Any, source: str, path: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ScenarioError(source, path, f"expected a number, got {value!r}")
+        if not math.isfinite(value):  # TOML has inf and nan: a run to inf never ends
+            raise ScenarioError(source, path, f"expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -249,3 +249,12 @@ def test_swarm_prints_as_it_goes_and_ctrl_c_keeps_the_tally(
     assert f"reproduce: killswitch sim swarm --base baseline --replay {second}" in result.output
     assert "2/3 seeds kept every invariant" in result.output
     assert "interrupted after 3 of 10 seeds" in result.stderr
+
+
+def test_an_out_folder_that_cannot_be_written_is_bad_input(tmp_path: Path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    result = invoke("run", "baseline", "--no-report", "--out", str(a_file / "sub"))
+    assert result.exit_code == 2
+    assert f"--out {a_file / 'sub'}: cannot write there" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

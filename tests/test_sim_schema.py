@@ -173,6 +173,13 @@ def test_bundled_scenario_loads_by_name() -> None:
     ("snippet", "path", "message"),
     [
         ("[meta]\nduration_s = 0\n", "meta", "duration_s must be positive"),
+        ("[meta]\nduration_s = inf\n", "meta.duration_s", "expected a finite number"),
+        ("[network]\nloss = nan\n", "network.loss", "expected a finite number"),
+        (
+            '[network]\nlatency = {dist = "lognormal", median = 0.05, sigma = 1e6}\n',
+            "network.latency",
+            "sigma above 20",
+        ),
         ("[meta]\nduration_s = -5\n", "meta", "duration_s must be positive"),
         ("[topology]\nfanout = 10\ndepth = 12\n", "topology", "more than 2,000,000 agents"),
         ("[topology]\nfanout = 1\ndepth = 1000000000\n", "topology", "more than 2,000,000"),
