@@ -41,6 +41,13 @@ def _require(
             raise ValueError(f"{name} must not be negative, got {getattr(table, name)}")
 
 
+def _check_probabilities(table: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(table, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} is a probability in [0, 1], got {value}")
+
+
 @dataclass(frozen=True)
 class Meta:
     name: str = "unnamed"
@@ -187,14 +194,7 @@ class Transports:
             raise ValueError(f"listen names a transport twice: {self.listen}")
 
 
-def _check_probabilities(table: object, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(table, name)
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} is a probability in [0, 1], got {value}")
-
-
-#: The keys of [network] a link may set for its agents, and a degrade fault for a while.
+#: The keys of [network] a link may set for its agents.
 LINK_KEYS = ("latency", "loss", "duplicate", "reorder", "reorder_delay")
 
 
