@@ -89,6 +89,11 @@ def _sim_section(sim: SimInput, plots: list[Plot]) -> str:
             [
                 ("description", sc.get("description", "")),
                 ("source", f"{sc.get('source', '')} (sha256 {str(sc.get('sha256', ''))[:16]}…)"),
+                *(
+                    [("changed with --set", "; ".join(sc["overrides"]))]
+                    if sc.get("overrides")
+                    else []
+                ),
                 (
                     "profile / transports",
                     f"{sc.get('profile')} / {', '.join(sc.get('transports', []))}",

@@ -68,6 +68,14 @@ def show(name: str) -> None:
 @click.option(
     "--report/--no-report", default=True, show_default=True, help="Render the report too."
 )
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change one scenario key for this run (repeatable), e.g. --set control_plane.cascade=both"
+    " --set network.loss=0.1 --set faults[0].at_s=20; VALUE is TOML, a bare word a string.",
+)
 def run(
     scenario_ref: str,
     seed: int | None,
@@ -76,6 +84,7 @@ def run(
     out: Path | None,
     check_determinism: bool,
     report: bool,
+    overrides: tuple[str, ...],
 ) -> None:
     """Run SCENARIO (a bundled name or a TOML path) and judge its expectations.
 
@@ -91,7 +100,7 @@ def run(
     from sim.scenario import load_scenario
 
     try:
-        scenario, text = load_scenario(scenario_ref)
+        scenario, text = load_scenario(scenario_ref, overrides)
         master = scenario.meta.seed if seed is None else seed
         seeds = replication_seeds(master, replications)
         # The first replication's tree (a random topology depends on the seed):
@@ -142,7 +151,7 @@ def run(
         outcomes.append(Outcome("determinism", first.digest, again.digest, same))
     done = seeds[: summary.runs]  # replications finish in seed order
     results = build_results(
-        scenario, scenario_ref, text, master, done, summary, outcomes, first, edges
+        scenario, scenario_ref, text, master, done, summary, outcomes, first, edges, overrides
     )
     results["wall_s"] = round(wall, 3)
     if interrupted:

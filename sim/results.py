@@ -2,7 +2,8 @@
 
 Schema ``killswitch.sim/1`` (documented in scenarios/README.md, "Results"):
 
-* ``schema``, ``scenario`` (name, description, source, sha256 of the TOML),
+* ``schema``, ``scenario`` (name, description, source, sha256 of the TOML,
+  the ``--set`` overrides),
   ``seed`` (master), ``replications``, ``sla`` (the thresholds used);
 * ``summary``: phases and per-transport / per-depth percentiles (n, p50, p90,
   p99, p999, max, mean; within_target/within_max counts for SLA phases;
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,10 +43,15 @@ def reproduce_options(results: dict[str, Any]) -> str:
     """``killswitch sim run`` options that repeat exactly the runs in ``results``:
     derived seeds do not depend on how many are asked for, so the first N of a
     batch are ``--replications N``; a single run is its own seed (the master
-    seed, unless an interrupt left one replication of a batch: a derived seed)."""
+    seed, unless an interrupt left one replication of a batch: a derived seed),
+    and the same ``--set`` overrides."""
     if results["replications"] > 1:
-        return f"--seed {results.get('seed')} --replications {results['replications']}"
-    return f"--seed {results.get('first_run', {}).get('seed', results.get('seed'))}"
+        options = f"--seed {results.get('seed')} --replications {results['replications']}"
+    else:
+        options = f"--seed {results.get('first_run', {}).get('seed', results.get('seed'))}"
+    for item in results.get("scenario", {}).get("overrides", ()):
+        options += f" --set {shlex.quote(item)}"
+    return options
 
 
 def build_results(
@@ -56,9 +64,11 @@ def build_results(
     outcomes: list[Outcome],
     first: RunResult,
     edges: list[tuple[str, str]] | None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The results document. ``edges`` are the first run's tree (parent, child),
-    given for trees up to TREE_LIMIT agents only (None otherwise)."""
+    given for trees up to TREE_LIMIT agents only (None otherwise); ``overrides``
+    the ``--set`` items the scenario was run with (``sha256`` is the file's)."""
     first_run: dict[str, Any] = {
         "seed": first.seed,
         "digest": first.digest,
@@ -78,6 +88,7 @@ def build_results(
             "description": scenario.meta.description,
             "source": source,
             "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "overrides": list(overrides),
             "duration_s": scenario.meta.duration_s,
             "profile": scenario.control_plane.profile,
             "transports": list(scenario.transports.listen),

@@ -9,11 +9,13 @@ thresholds and expectations (the checkers' pass/fail criteria).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from sim.overrides import OverrideError, apply_overrides
 from sim.rng import Dist
 from sim.schema import ScenarioError, load
 
@@ -462,8 +464,9 @@ def bundled_text(name: str) -> str:
     return (resources.files("scenarios") / f"{name}.toml").read_text(encoding="utf-8")
 
 
-def load_scenario(ref: str) -> tuple[Scenario, str]:
-    """Load a scenario by bundled name or path; returns it with its TOML text.
+def load_scenario(ref: str, overrides: Sequence[str] = ()) -> tuple[Scenario, str]:
+    """Load a scenario by bundled name or path, with ``--set`` ``overrides``
+    (sim.overrides); returns it with its TOML text (as in the file).
 
     Raises :class:`ScenarioError` naming the file, key path and expectation.
     """
@@ -479,12 +482,18 @@ def load_scenario(ref: str) -> tuple[Scenario, str]:
     else:
         known = ", ".join(bundled_names())
         raise ScenarioError(ref, "", f"no such file or bundled scenario (bundled: {known})")
-    return parse_scenario(text, source), text
+    return parse_scenario(text, source, overrides), text
 
 
-def parse_scenario(text: str, source: str = "<string>") -> Scenario:
+def parse_scenario(text: str, source: str = "<string>", overrides: Sequence[str] = ()) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "", f"not valid TOML: {exc}") from None
+    if overrides:
+        try:
+            data = apply_overrides(data, overrides)
+        except OverrideError as exc:
+            raise ScenarioError(source, "", str(exc)) from None
+        source = f"{source} with --set"
     return load(Scenario, data, source)
