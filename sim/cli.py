@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -20,6 +21,17 @@ if TYPE_CHECKING:
 def _fail_input(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
+
+
+#: ``--set KEY=VALUE`` (sim.overrides), for ``run`` and for ``swarm``'s base scenario.
+_set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change one scenario key (repeatable), e.g. --set control_plane.cascade=both"
+    " --set network.loss=0.1 --set faults[0].at_s=20; VALUE is TOML, a bare word a string.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,14 +80,7 @@ def show(name: str) -> None:
 @click.option(
     "--report/--no-report", default=True, show_default=True, help="Render the report too."
 )
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Change one scenario key for this run (repeatable), e.g. --set control_plane.cascade=both"
-    " --set network.loss=0.1 --set faults[0].at_s=20; VALUE is TOML, a bare word a string.",
-)
+@_set_option
 def run(
     scenario_ref: str,
     seed: int | None,
@@ -297,22 +302,27 @@ def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None
 @click.option(
     "--replay", type=int, default=None, help="Run exactly this swarm seed and show its faults."
 )
-def swarm(count: int, master: int, base: str, jobs: int, replay: int | None) -> None:
+@_set_option
+def swarm(
+    count: int, master: int, base: str, jobs: int, replay: int | None, overrides: tuple[str, ...]
+) -> None:
     """Random fault mixes (one per seed) against the invariants; prints failing seeds."""
     from sim.scenario import load_scenario
     from sim.swarm import swarm_seed
 
     try:
-        scenario, _text = load_scenario(base)
+        scenario, _text = load_scenario(base, overrides)
     except ScenarioError as exc:
         _fail_input(str(exc))
+    # The base as a failing seed's reproduce line repeats it (with its overrides).
+    base_args = " ".join([shlex.quote(base), *(f"--set {shlex.quote(o)}" for o in overrides)])
     seeds = [replay] if replay is not None else [swarm_seed(master, i) for i in range(count)]
-    click.echo(f"swarm master seed={master} seeds={len(seeds)} base={base}")
+    click.echo(f"swarm master seed={master} seeds={len(seeds)} base={base_args}")
     failures = done = 0
     try:
         for seed, result, faults in _swarm_outcomes([(s, scenario) for s in seeds], jobs):
             done += 1
-            failures += _print_swarm_outcome(seed, result, faults, base, replay is not None)
+            failures += _print_swarm_outcome(seed, result, faults, base_args, replay is not None)
     except KeyboardInterrupt:
         # Every failing seed found so far is already printed with its reproducer.
         click.echo(f"interrupted after {done} of {len(seeds)} seeds", err=True)
@@ -342,9 +352,10 @@ def _swarm_outcomes(
 
 
 def _print_swarm_outcome(
-    seed: int, result: RunResult, faults: list[Fault], base: str, replaying: bool
+    seed: int, result: RunResult, faults: list[Fault], base_args: str, replaying: bool
 ) -> int:
-    """Print one seed's outcome; 1 if it broke an invariant, else 0."""
+    """Print one seed's outcome; 1 if it broke an invariant, else 0. ``base_args``:
+    the base scenario as --base takes it, with its --set overrides."""
     failed = [c for c in result.checks if not c.passed]
     kinds = ",".join(f.kind for f in faults) or "none"
     if replaying:
@@ -353,7 +364,7 @@ def _print_swarm_outcome(
     if failed:
         for check in failed:
             click.echo(f"FAIL seed {seed} [{kinds}] {check.name}: {check.detail}")
-        click.echo(f"  reproduce: killswitch sim swarm --base {base} --replay {seed}")
+        click.echo(f"  reproduce: killswitch sim swarm --base {base_args} --replay {seed}")
         return 1
     if replaying:
         click.echo(f"PASS seed {seed} [{kinds}] digest {result.digest}")
