@@ -307,6 +307,7 @@ def swarm(
     count: int, master: int, base: str, jobs: int, replay: int | None, overrides: tuple[str, ...]
 ) -> None:
     """Random fault mixes (one per seed) against the invariants; prints failing seeds."""
+    from sim.overrides import set_options
     from sim.scenario import load_scenario
     from sim.swarm import swarm_seed
 
@@ -315,7 +316,7 @@ def swarm(
     except ScenarioError as exc:
         _fail_input(str(exc))
     # The base as a failing seed's reproduce line repeats it (with its overrides).
-    base_args = " ".join([shlex.quote(base), *(f"--set {shlex.quote(o)}" for o in overrides)])
+    base_args = f"{shlex.quote(base)} {set_options(overrides)}".rstrip()
     seeds = [replay] if replay is not None else [swarm_seed(master, i) for i in range(count)]
     click.echo(f"swarm master seed={master} seeds={len(seeds)} base={base_args}")
     failures = done = 0

@@ -13,6 +13,7 @@ naming the key; the results record them and the reproduce line repeats them.
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +27,11 @@ class OverrideError(ValueError):
 
     def __init__(self, item: str, message: str) -> None:
         super().__init__(f"--set {item}: {message}")
+
+
+def set_options(overrides: Sequence[str]) -> str:
+    """The ``--set`` options that repeat ``overrides`` on a shell command line."""
+    return " ".join(f"--set {shlex.quote(item)}" for item in overrides)
 
 
 def parse_value(text: str) -> Any:
@@ -56,30 +62,45 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise OverrideError(item, "expected KEY=VALUE, e.g. network.loss=0.1")
-        steps = _steps(item, key.strip())
+        *path, (name, index) = _steps(item, key.strip())
         table: Any = data
         where = ""
-        for depth, (name, index) in enumerate(steps):
-            where = f"{where}.{name}" if where else name
-            last = depth == len(steps) - 1 and index is None
-            if not isinstance(table, dict):
-                raise OverrideError(item, f"{where.rsplit('.', 1)[0]} is no table")
-            if last:
-                table[name] = parse_value(text.strip())
-                break
-            if index is None:
-                table = table.setdefault(name, {})
-                continue
-            items = table.get(name)
-            if not isinstance(items, list) or index >= len(items):
-                count = len(items) if isinstance(items, list) else 0
-                tables = "table" if count == 1 else "tables"
-                raise OverrideError(
-                    item, f"no {where}[{index}]: the scenario has {count} [[{where}]] {tables}"
-                )
-            where = f"{where}[{index}]"
-            if depth == len(steps) - 1:
-                items[index] = parse_value(text.strip())
-            else:
-                table = items[index]
+        for step in path:
+            table, where = _child(item, table, where, *step)
+        value = parse_value(text.strip())
+        if index is None:
+            _as_table(item, table, where)[name] = value
+        else:
+            _array(item, table, where, name, index)[index] = value
     return data
+
+
+def _child(item: str, table: Any, where: str, name: str, index: int | None) -> tuple[Any, str]:
+    """The table ``name`` (or ``name[index]``) inside ``table`` at ``where``
+    (created when missing, unless it is an array entry), and its path."""
+    if index is None:
+        return _as_table(item, table, where).setdefault(name, {}), _join(where, name)
+    return _array(item, table, where, name, index)[index], f"{_join(where, name)}[{index}]"
+
+
+def _as_table(item: str, table: Any, where: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise OverrideError(item, f"{where} is no table")
+    return table
+
+
+def _array(item: str, table: Any, where: str, name: str, index: int) -> list[Any]:
+    """The array of tables ``name`` in ``table``, which must have an entry ``index``."""
+    items = _as_table(item, table, where).get(name)
+    count = len(items) if isinstance(items, list) else 0
+    if not isinstance(items, list) or index >= count:
+        path = _join(where, name)
+        tables = "table" if count == 1 else "tables"
+        raise OverrideError(
+            item, f"no {path}[{index}]: the scenario has {count} [[{path}]] {tables}"
+        )
+    return items
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shlex
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 from sim.aggregate import Summary
 from sim.expect import Outcome
+from sim.overrides import set_options
 from sim.runner import ROWS_LIMIT, RunResult
 from sim.scenario import Scenario
 
@@ -49,9 +49,8 @@ def reproduce_options(results: dict[str, Any]) -> str:
         options = f"--seed {results.get('seed')} --replications {results['replications']}"
     else:
         options = f"--seed {results.get('first_run', {}).get('seed', results.get('seed'))}"
-    for item in results.get("scenario", {}).get("overrides", ()):
-        options += f" --set {shlex.quote(item)}"
-    return options
+    overrides = results.get("scenario", {}).get("overrides", ())
+    return f"{options} {set_options(overrides)}" if overrides else options
 
 
 def build_results(
