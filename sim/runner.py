@@ -163,6 +163,20 @@ def _run(
     hierarchy = build_hierarchy(scenario.topology, seed)
     trace = Trace(trace_path)
     world = World(new_environment(), rng, scenario, hierarchy, trace, Observations())
+    try:
+        _build(world, seed)
+        _simulate(world.env, scenario.meta.duration_s, clock)
+        return _finish(world, seed, detail)
+    finally:
+        # Also on Ctrl-C: left to the cycle collector, a large interrupted run
+        # held the exit for seconds (the interpreter collects it on the way out).
+        _tear_down(world)
+
+
+def _build(world: World, seed: int) -> None:
+    """The control plane, the agents, the faults and the operator's clicks, in
+    the fixed order the module docstring gives."""
+    scenario, hierarchy, trace = world.scenario, world.hierarchy, world.trace
     cp_config = scenario.control_plane
     algorithm = Algorithm(cp_config.algorithm)
     key = derive_signing_key(derive_seed(seed, "control-plane-key"), algorithm, "cp-key-1")
@@ -185,10 +199,6 @@ def _run(
     world.at(first_click, _start_counting, world)
     for agent in world.agents.values():
         agent.start()
-    _simulate(world.env, scenario.meta.duration_s, clock)
-    result = _finish(world, seed, detail)
-    _tear_down(world)
-    return result
 
 
 def _link_tree(world: World) -> None:

@@ -92,3 +92,28 @@ def test_cli_interrupted_during_the_first_replication_writes_nothing(
     assert result.exit_code == 130
     assert "nothing written" in result.stderr
     assert not (out / "results.json").exists()
+
+
+def test_an_interrupted_run_is_torn_down_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run interrupted half-way still cuts its reference cycles, so the process
+    # exits at once instead of waiting for the collector to find them.
+    import sim.runner
+
+    torn: list[int] = []
+    tear_down = sim.runner._tear_down
+
+    def recording(world: Any) -> None:
+        agents = list(world.agents.values())
+        tear_down(world)
+        torn.append(len(agents))
+        assert all(agent.parent is None and not agent.children for agent in agents)
+
+    def interrupt(now: float) -> None:
+        if now >= 30:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.runner, "_tear_down", recording)
+    scenario, _ = load_scenario("baseline")
+    with pytest.raises(KeyboardInterrupt):
+        sim.runner.run_once(scenario, 1, clock=interrupt)
+    assert torn == [21]
