@@ -194,7 +194,12 @@ def test_bundled_scenario_loads_by_name() -> None:
         ("[agents]\nclock_skew_leeway_s = -1\n", "agents", "clock_skew_leeway_s must not"),
         ("[agents]\nmax_grace_s = -1\n", "agents", "max_grace_s must not be negative"),
         ("[agents]\nwatchdog_s = -1\n", "agents", "watchdog_s must not be negative"),
-        ("[agents]\nactions_per_s = 1e9\n", "", "agents.actions_per_s: 1e+09 actions/s"),
+        ("[agents]\nactions_per_s = 1e9\n", "", "agents.actions_per_s = 1e+09: the run would"),
+        ("[transports.poll]\ninterval_s = 1e-6\n", "", "transports.poll.interval_s = 1e-06"),
+        ('[transports]\nlisten = ["sse", "file"]\nfile = {check_s = 1e-6}\n', "", "file.check_s"),
+        ("[agents]\nwatchdog_s = 1e-7\n", "", "agents.watchdog_s = 1e-07: the run would"),
+        ("[transports.sse]\ndrops_per_hour = 1e12\n", "", "sse.drops_per_hour = 1e+12"),
+        ("[meta]\nmax_events = 0\n", "meta", "max_events must be positive"),
         ('[[faults]]\nkind = "partition"\nat_s = -1\n', "faults[0]", "at_s must not be negative"),
         (
             '[[faults]]\nkind = "forged_flood"\nrate_per_s = 1e9\nduration_s = 10\n',
@@ -235,3 +240,26 @@ def test_a_flood_that_mostly_falls_after_the_end_is_counted_to_the_end() -> None
         + MINIMAL
     )
     assert scenario.faults[0].rate_per_s == 100_000
+
+
+def test_the_event_budget_counts_reconnects_only_where_an_endpoint_refuses() -> None:
+    tight = "[transports.sse]\nretry_s = 1e-9\nbackoff_max_s = 1e-9\n"
+    assert parse_scenario(tight + MINIMAL).transports.sse.retry_s == 1e-9  # nothing refuses
+    outage = '[[faults]]\nkind = "transport_outage"\nduration_s = 100\n'
+    err = error_for(tight + outage + MINIMAL)
+    assert err.path == ""
+    assert "transports.sse.retry_s = 1e-09: the run would schedule" in err.message
+
+
+def test_a_scenario_may_raise_its_own_event_budget() -> None:
+    many = "[transports.poll]\ninterval_s = 1e-6\n"
+    assert "meta.max_events = 1e+08" in error_for(many + MINIMAL).message
+    raised = parse_scenario("[meta]\nmax_events = 1e10\n" + many + MINIMAL)
+    assert raised.meta.max_events == 1e10
+
+
+def test_the_largest_bench_run_is_within_the_budget() -> None:
+    from bench.sim import CASCADE_TOML
+
+    scenario = parse_scenario(CASCADE_TOML.format(depth=6), "bench")
+    assert scenario.topology.size() == 1_111_111
