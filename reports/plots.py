@@ -31,6 +31,7 @@ from reports.style import (
     MAXIMUM_STYLE,
     TARGET_STYLE,
     Plot,
+    link_colour,
     new_figure,
     save,
     sla_lines,
@@ -70,20 +71,25 @@ def _phase_lines(ax: Axes, sim: SimInput, phase: str, *, vertical: bool) -> None
     sla_lines(ax, target, maximum, vertical=vertical)
 
 
-def cdf_plot(sim: SimInput, phase: str, folder: Path) -> Plot | None:
-    """Empirical CDF of ``phase`` per transport, log x, with the SLA lines."""
+def cdf_plot(sim: SimInput, phase: str, folder: Path, by: str = "transport") -> Plot | None:
+    """Empirical CDF of ``phase`` per transport (or per network link, ``by="link"``:
+    only for scenarios with [[network.links]]), log x, with the SLA lines."""
     summary = sim.summary
     series = [
-        (via, phases[phase])
-        for via, phases in sorted(summary["by_transport"].items())
+        (group, phases[phase])
+        for group, phases in sorted((summary.get(f"by_{by}") or {}).items())
         if phase in phases and phases[phase].get("n")
     ]
     if not series:
         return None
     overall = summary["phases"].get(phase)
-    curves = [(f"{via}", d, transport_colour(via)) for via, d in series]
+    everything = f"all {by}s"
+    if by == "transport":
+        curves = [(group, d, transport_colour(group)) for group, d in series]
+    else:
+        curves = [(group, d, link_colour(i, group)) for i, (group, d) in enumerate(series)]
     if len(series) > 1 and overall and overall.get("n"):
-        curves.append(("all transports", overall, "#222222"))
+        curves.append((everything, overall, "#222222"))
     floor = _log_floor([x for _, d, _ in curves for x in cdf(d)[0]])
     fig, ax = new_figure(10.0, 4.6)
     for name, d, colour in curves:
@@ -94,8 +100,8 @@ def cdf_plot(sim: SimInput, phase: str, folder: Path) -> Plot | None:
             [0.0, *ps],
             where="post",
             color=colour,
-            linewidth=2.0 if name != "all transports" else 1.2,
-            linestyle="-" if name != "all transports" else (0, (4, 2)),
+            linewidth=2.0 if name != everything else 1.2,
+            linestyle="-" if name != everything else (0, (4, 2)),
             label=f"{name} (n={d['n']}, p99 {seconds(d['p99'])}, max {seconds(d['max'])})",
         )
     _phase_lines(ax, sim, phase, vertical=True)
@@ -104,14 +110,20 @@ def cdf_plot(sim: SimInput, phase: str, folder: Path) -> Plot | None:
     label = PHASE_LABELS.get(phase, phase)
     ax.set_xlabel(f"{label} (s, log scale)")
     ax.set_ylabel("Fraction of (command, agent) pairs")
-    title = f"{sim.label}: {label.lower()} by transport (CDF)"
+    title = f"{sim.label}: {label.lower()} by {by} (CDF)"
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    one_curve = (
+        "one curve per transport that delivered the command"
+        if by == "transport"
+        else "one curve per network link ([[network.links]]; default: the other agents)"
+    )
     caption = (
         f"Cumulative distribution of {label.lower()} over {sim.data['replications']}"
-        " replication(s), one curve per transport that delivered the command."
+        f" replication(s), {one_curve}."
     )
-    return save(fig, folder, f"{sim.label}-cdf_{phase}", title, caption)
+    name = f"{sim.label}-cdf_{phase}" if by == "transport" else f"{sim.label}-cdf_{phase}_by_{by}"
+    return save(fig, folder, name, title, caption)
 
 
 def _boxes(ax: Axes, stats: list[dict[str, Any]]) -> None:

@@ -42,6 +42,7 @@ def sim_plots(sim: SimInput, folder: Path) -> list[Plot]:
     makers: list[Callable[[SimInput, Path], Plot | None]] = [
         lambda s, f: plots.cdf_plot(s, "time_to_halt", f),
         lambda s, f: plots.cdf_plot(s, "delivery", f),
+        lambda s, f: plots.cdf_plot(s, "time_to_halt", f, by="link"),
         plots.phases_plot,
         plots.depth_plot,
         timeline.timeline_plot,

@@ -60,6 +60,14 @@ def transport_colour(via: str) -> str:
     return TRANSPORT_COLOURS.get(via, "#333333")
 
 
+#: Network links ([[network.links]]) in the order of their names; "default" is grey.
+LINK_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22")
+
+
+def link_colour(index: int, name: str) -> str:
+    return "#7f7f7f" if name == "default" else LINK_COLOURS[index % len(LINK_COLOURS)]
+
+
 @dataclass(frozen=True)
 class Plot:
     """A rendered plot: where its files are and what it shows."""

@@ -340,6 +340,9 @@ def test_the_report_shows_the_phases_by_link_and_checks_them_on_load(tmp_path: P
     html = (out / "report.html").read_text()
     section = html[html.index("By network link") :]
     assert "eu-west" in section[: section.index("</table>")]
+    plot = out / "plots" / "degraded_region-cdf_time_to_halt_by_link.svg"
+    assert "eu-west (n=12" in plot.read_text() and "default (n=27" in plot.read_text()
+    assert "by link" in html[: html.index("By network link")]  # the plot is on the page
     report = json.loads((out / "report.json").read_text())
     (entry,) = report["inputs"]
     assert set(entry["by_link"]) == {"default", "eu-west"}
@@ -358,3 +361,4 @@ def test_the_report_shows_the_phases_by_link_and_checks_them_on_load(tmp_path: P
     older.write_text(json.dumps(data))
     render_reports([older], tmp_path / "older", ("html",))
     assert "By network link" not in (tmp_path / "older" / "report.html").read_text()
+    assert not list((tmp_path / "older" / "plots").glob("*by_link*"))
