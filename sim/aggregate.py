@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sim.checkers import Check
 from sim.runner import RunResult
 from sim.samples import Samples
 from sim.scenario import Sla
+
+#: A grouping's key: a transport or link name, or a depth.
+K = TypeVar("K", str, int)
 
 PHASES = ("issuance", "delivery", "verification", "shutdown", "total", "time_to_halt")
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
@@ -99,6 +102,13 @@ def _extend(into: dict[str, array[float]], values: dict[str, array[float]]) -> N
             mine.extend(more)
 
 
+def _extend_groups(
+    into: dict[K, dict[str, array[float]]], more: dict[K, dict[str, array[float]]]
+) -> None:
+    for group, phases in more.items():
+        _extend(into.setdefault(group, {}), phases)
+
+
 @dataclass
 class CheckTally:
     failed_runs: int = 0
@@ -133,13 +143,7 @@ class Summary:
         self.runs += 1
         self.agents = result.agents
         samples = result.samples if result.samples is not None else Samples.of_rows(result.rows)
-        _extend(self.phases, samples.phases)
-        for via, phases in samples.by_transport.items():
-            _extend(self.by_transport.setdefault(via, {}), phases)
-        for depth, phases in samples.by_depth.items():
-            _extend(self.by_depth.setdefault(depth, {}), phases)
-        for link, phases in samples.by_link.items():
-            _extend(self.by_link.setdefault(link, {}), phases)
+        self._extend_samples(samples)
         self.sla_pairs += samples.pairs
         # A pair meets the SLA when its command took effect and finished in time:
         # each pair has at most one total.
@@ -163,6 +167,13 @@ class Summary:
             }
         )
 
+    def _extend_samples(self, more: Samples | Summary) -> None:
+        """Append ``more``'s durations to every grouping (both hold the same four)."""
+        _extend(self.phases, more.phases)
+        _extend_groups(self.by_transport, more.by_transport)
+        _extend_groups(self.by_depth, more.by_depth)
+        _extend_groups(self.by_link, more.by_link)
+
     def merge(self, later: Summary) -> None:
         """Add the runs of ``later``, a summary of the replications that follow
         this one's: the result is exactly what adding them one by one gives (the
@@ -171,13 +182,7 @@ class Summary:
             return
         self.runs += later.runs
         self.agents = later.agents
-        _extend(self.phases, later.phases)
-        for via, phases in later.by_transport.items():
-            _extend(self.by_transport.setdefault(via, {}), phases)
-        for depth, phases in later.by_depth.items():
-            _extend(self.by_depth.setdefault(depth, {}), phases)
-        for link, phases in later.by_link.items():
-            _extend(self.by_link.setdefault(link, {}), phases)
+        self._extend_samples(later)
         self.sla_pairs += later.sla_pairs
         self.sla_met += later.sla_met
         self.never_effective += later.never_effective
