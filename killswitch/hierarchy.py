@@ -16,15 +16,14 @@ successors, never with networkx's generic (and far slower) algorithms.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import networkx as nx
 
+from killswitch.collector import gc_paused
 from killswitch.command import Command, CommandType
 from killswitch.states import AgentState
 
@@ -46,19 +45,6 @@ class PlanStep:
     depth_below_target: int
     #: The agent's parent in the hierarchy (None for a root).
     parent: str | None
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Creating a million dicts and tuples triggers repeated full collections that
-    # more than double the build time; nothing built here needs the cycle collector.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _names(ids: Iterable[str]) -> str:
@@ -212,7 +198,7 @@ class Hierarchy:
         _check_count(depth, "depth", 0)
         _check_agent_id(prefix, "prefix")
         size = sum(fanout**level for level in range(depth + 1))
-        with _gc_paused():
+        with gc_paused():
             graph = _numbered(prefix, [(i - 1) // fanout for i in range(1, size)])
         return cls._adopt(graph, [f"{prefix}-0"])
 
@@ -235,7 +221,7 @@ class Hierarchy:
             _check_count(max_children, "max_children", 1)
         _check_agent_id(prefix, "prefix")
         stream = _HashStream(seed)
-        with _gc_paused():
+        with gc_paused():
             if max_children is None:
                 parents = [stream.below(i) for i in range(1, n)]
             else:
@@ -258,7 +244,7 @@ class Hierarchy:
                 raise HierarchyError(f"edge #{index} is not a (parent, child) pair: {edge!r}")
             _check_agent_id(edge[0], f"edge #{index} parent")
             _check_agent_id(edge[1], f"edge #{index} child")
-        with _gc_paused():
+        with gc_paused():
             graph = nx.DiGraph()
             graph.add_nodes_from(extra)
             graph.add_edges_from(pairs)
@@ -273,7 +259,7 @@ class Hierarchy:
                 "expected a networkx DiGraph with edges parent -> child, "
                 f"got {type(graph).__name__}"
             )
-        with _gc_paused():
+        with gc_paused():
             roots = _forest_roots(graph)
             copy = graph.copy()
         return cls._adopt(copy, roots)
@@ -383,7 +369,7 @@ class Hierarchy:
         successors = self._graph.successors
         steps: list[PlanStep] = []
         stack: list[tuple[str, int, str | None]] = [(agent, 0, root_parent)]
-        with _gc_paused():
+        with gc_paused():
             # Pre-order with children pushed so the *last* child is visited first;
             # reversed at the end, that is post-order with children in insertion order.
             while stack:

@@ -7,10 +7,8 @@ happens in the same order for the same scenario and seed.
 
 from __future__ import annotations
 
-import gc
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import simpy
 
 from killswitch import Algorithm, Policy, TrustStore, derive_signing_key, get_profile
+from killswitch.collector import gc_paused
 from killswitch.hierarchy import Hierarchy
 from sim.agent import AgentSim
 from sim.checkers import Check, run_checkers
@@ -103,24 +102,6 @@ def check_selectors(scenario: Scenario, hierarchy: Hierarchy, source: str) -> No
             )
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cycle collector for one run.
-
-    A run builds a few objects per agent and then only short-lived, acyclic
-    ones per event; the collector would rescan the whole agent tree again and
-    again (40% of the wall time at 10^5 agents) to find nothing. Whatever
-    cycles the run leaves (the world and its agents) are collected afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def run_once(
     scenario: Scenario,
     seed: int,
@@ -133,7 +114,10 @@ def run_once(
     timeline (Monte Carlo replications after the first: nothing reads them).
     ``clock`` is told the virtual time reached, PROGRESS_STEPS times as the run
     goes (a progress bar for a long run); the run itself is the same."""
-    with _gc_paused():
+    # The collector would rescan the whole agent tree again and again (40% of
+    # the wall time at 10^5 agents) to find nothing: a run makes only
+    # short-lived, acyclic objects per event, and _tear_down cuts its cycles.
+    with gc_paused():
         return _run(scenario, seed, trace_path, detail, clock)
 
 
