@@ -320,6 +320,7 @@ class AgentSim:
         if phases is not None and phases.effective is None:
             now = world.env.now
             phases.effective = now
+            phases.rejected = None  # an earlier refusal (e.g. an unknown key) was not final
             if state is not _RUNNING and phases.halted is None:
                 phases.halted = now
         if state is not effect.previous_state:
@@ -393,9 +394,10 @@ class AgentSim:
     def _schedule_hard_kill(self) -> None:
         deadline = self.listener.hard_kill_at
         if deadline is not None:
-            self.world.after(
-                max(0.0, deadline - self.local_now()), self._grace_check, self.incarnation
-            )
+            # The deadline is on the agent's clock, which runs 1 + drift times as
+            # fast as virtual time (the scenario keeps drift above -1).
+            wait = (deadline - self.local_now()) / (1.0 + self.drift)
+            self.world.after(max(0.0, wait), self._grace_check, self.incarnation)
 
     def _grace_check(self, incarnation: int) -> None:
         # Only a TERMINATING agent has a grace deadline (it usually finished
@@ -453,9 +455,10 @@ class AgentSim:
         elif effect.state.halted and not effect.previous_state.halted:
             self.working = False
             # A watchdog halt stops the agent's actions as surely as a command does:
-            # it ends time_to_halt (and the spend count) of the commands still on their way.
+            # it ends time_to_halt (and the spend count) of the halting commands still
+            # on their way. A RESUME halts nothing, and one that took effect is done.
             for phases in self.open_phases:
-                if phases.halted is None:
+                if phases.halted is None and phases.effective is None and phases.kind != "RESUME":
                     phases.halted = world.now
 
     def _notify_parent(self) -> None:

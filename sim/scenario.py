@@ -354,6 +354,11 @@ class Fault:
 
     def __post_init__(self) -> None:
         _require(self, non_negative=("at_s", "duration_s", "rate_per_s"))
+        if not self.drift_ppm > -1e6:
+            raise ValueError(
+                f"drift_ppm must be above -1000000 (a clock that stands still or runs"
+                f" backwards), got {self.drift_ppm}"
+            )
         _check_probabilities(self, ("loss",))
         if self.kind == "degrade" and self.latency is None and self.loss is None:
             raise ValueError("a degrade fault sets latency, loss or both")

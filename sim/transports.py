@@ -116,7 +116,9 @@ class StreamClient:
     def _schedule_retry(self) -> None:
         if not self.agent.up:
             return
-        delay = min(self.retry_s * (2**self.attempts), self.backoff_max_s)
+        # The exponent stops growing long after the cap is reached: 2.0**1024
+        # overflows, and an endpoint can refuse a thousand reconnects in a long run.
+        delay = min(self.retry_s * 2.0 ** min(self.attempts, 1000), self.backoff_max_s)
         delay *= 1.0 + self.jitter * self.world.rng.random()
         self.attempts += 1
         self.world.after(delay, self._retry, self.generation)

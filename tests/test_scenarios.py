@@ -8,17 +8,16 @@ violations). Broken files must give a ScenarioError naming the file and key path
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
 import typing
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sim_support import trace_events
 
 from killswitch.hierarchy import Hierarchy
 from killswitch_cli.main import main
@@ -69,10 +68,6 @@ def run_toml(text: str, seed: int = 1, trace: Path | None = None) -> RunResult:
 
 def check(result: RunResult, name: str) -> bool:
     return next(c.passed for c in result.checks if c.name == name)
-
-
-def trace_events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 # -- the bundled library -----------------------------------------------------------

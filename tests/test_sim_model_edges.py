@@ -1,0 +1,137 @@
+"""Model behaviour at the edges: long reconnect storms, fast clocks, refusals
+that are later overcome, watchdog halts after a RESUME. Each case was once
+wrong (a crash or a wrong figure); the test states what is right.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sim_support import ROOT, one_agent, only_row, run
+
+from sim.runner import run_once
+from sim.scenario import ScenarioError, load_scenario
+
+# -- reconnects ----------------------------------------------------------------
+
+REFUSED_FOR_LONG = one_agent("""
+[meta]
+duration_s = 400
+
+[transports]
+listen = ["sse"]
+sse = { retry_s = 0.1, backoff_max_s = 0.1, jitter = 0 }
+
+[[faults]]
+kind = "transport_outage"
+transport = "sse"
+at_s = 1
+duration_s = 300
+
+[[operator]]
+at_s = 350
+command = "PAUSE"
+""")
+
+
+def test_a_thousand_refused_reconnects_keep_the_capped_backoff() -> None:
+    # Each refused attempt takes 0.2 s (two latencies and the capped retry): the
+    # 1,025th computed 2**1024 and crashed the run before the exponent was capped.
+    result = run(REFUSED_FOR_LONG)
+    assert result.counters["sse_connect_failed"] > 1100
+    # Connected again once the outage ends: the PAUSE goes out on the stream
+    # (signing, one latency, verification).
+    assert only_row(result)["phases"]["total"] < 0.1
+
+
+# -- clock drift and the grace deadline ----------------------------------------
+
+HUNG_CLEANUP = one_agent("""
+[meta]
+duration_s = 150
+
+[transports]
+listen = ["sse"]
+
+[[faults]]
+kind = "slow_cleanup"
+hang = true
+
+[[faults]]
+kind = "clock_skew"
+drift_ppm = $drift_ppm
+
+[[operator]]
+at_s = 10
+command = "TERMINATE"
+grace_s = 30
+""")
+
+
+@pytest.mark.parametrize(
+    ("drift_ppm", "virtual_grace_s"),
+    [(0, 30.0), (1_000_000, 15.0), (500_000, 20.0), (-500_000, 60.0)],
+)
+def test_the_hard_kill_comes_when_the_agents_own_clock_reaches_the_deadline(
+    drift_ppm: int, virtual_grace_s: float
+) -> None:
+    # The grace deadline is on the agent's clock: a clock running twice as fast
+    # reaches 30 s of grace in 15 virtual seconds, a half-speed one in 60.
+    result = run(HUNG_CLEANUP, drift_ppm=drift_ppm)
+    (accepted,) = [t for t, _, to, _ in result.timeline[ROOT] if to == "TERMINATING"]
+    (killed,) = [t for t, _, to, cause in result.timeline[ROOT] if cause == "GRACE_EXPIRED"]
+    assert killed - accepted == pytest.approx(virtual_grace_s, abs=1e-5)
+    assert result.counters["hard_kills"] == 1
+
+
+def test_a_clock_that_stands_still_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="drift_ppm must be above -1000000"):
+        run(HUNG_CLEANUP, drift_ppm=-1_000_000)
+
+
+# -- refusals that were not final ------------------------------------------------
+
+
+def test_a_pair_that_took_effect_carries_no_earlier_refusal() -> None:
+    # In clock_skew, slow agents first refuse the command as NOT_YET_VALID and
+    # take it on a later delivery: the row is a success, not a refusal.
+    scenario, _ = load_scenario("clock_skew")
+    result = run_once(scenario, 1, detail=True)
+    assert result.counters["rejected_NOT_YET_VALID"] > 0
+    took_effect = [r for r in result.rows if "total" in r["phases"]]
+    assert took_effect
+    assert [r for r in took_effect if r["rejected"] is not None] == []
+    never = [r for r in result.rows if "total" not in r["phases"]]
+    assert all(r["rejected"] is not None or r["via"] is None for r in never)
+
+
+# -- watchdog halts and the commands on their way -----------------------------------
+
+WATCHDOG_AFTER_RESUME = one_agent("""
+[meta]
+duration_s = 120
+
+[transports]
+listen = ["sse"]
+
+[[faults]]
+kind = "partition"
+at_s = 30
+duration_s = 100
+
+[[operator]]
+at_s = 10
+command = "PAUSE"
+
+[[operator]]
+at_s = 20
+command = "RESUME"
+""")
+
+
+def test_a_watchdog_halt_gives_a_resume_no_time_to_halt() -> None:
+    result = run(WATCHDOG_AFTER_RESUME, agents="watchdog_s = 20")
+    assert result.counters["watchdog_halts"] == 1
+    pause, resume = only_row(result, "op0"), only_row(result, "op1")
+    assert pause["phases"]["time_to_halt"] == pytest.approx(0.05, abs=0.01)
+    assert "time_to_halt" not in resume["phases"]
+    assert resume["phases"]["total"] == pytest.approx(0.05, abs=0.01)
