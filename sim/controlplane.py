@@ -46,7 +46,11 @@ class ControlPlane:
         self.log: dict[str, list[Message]] = {}
         #: agent -> the kinds of its open live streams, in the order they opened.
         self.streams: dict[str, tuple[str, ...]] = {}
-        self.waiting_ops: list[tuple[int, OperatorCommand, float]] = []
+        #: What to sign once the control plane is back from a crash: click index ->
+        #: (operator command, the recipients not signed for yet). Re-issued in click
+        #: order, so a command clicked during the outage stays newer than one
+        #: interrupted by it, and never twice to an agent that already has it.
+        self.waiting: dict[int, tuple[OperatorCommand, list[str]]] = {}
         #: Command id -> operator op id, for every command this control plane signed.
         self.op_of: dict[str, str] = {}
         self.busy_until = 0.0
@@ -68,9 +72,9 @@ class ControlPlane:
             self._issue_file(op_id, op, targets, click)
         elif not self.up:
             world.emit("click_deferred", op=op_id, reason="control plane down")
-            self.waiting_ops.append((index, op, click))
+            self.waiting[index] = (op, self._recipients(op, targets))
         else:
-            self._issue(op_id, op, targets)
+            self._issue(op_id, op, self._recipients(op, targets))
 
     def _targets(self, op: OperatorCommand) -> list[str]:
         world = self.world
@@ -85,11 +89,11 @@ class ControlPlane:
             return targets
         return targets[:1]
 
-    def _issue(self, op_id: str, op: OperatorCommand, targets: list[str]) -> None:
+    def _issue(self, op_id: str, op: OperatorCommand, recipients: list[str]) -> None:
         # Signing is serial in the control plane: a control-plane cascade to
         # 10,000 agents pays 10,000 signing costs before the last one leaves.
         world = self.world
-        for agent in self._recipients(op, targets):
+        for agent in recipients:
             start = max(world.now, self.busy_until)
             self.busy_until = start + self.config.signing_s.sample(world.rng)
             world.at(self.busy_until, self._signed, op_id, op, agent)
@@ -97,9 +101,7 @@ class ControlPlane:
     def _signed(self, op_id: str, op: OperatorCommand, agent: str) -> None:
         if not self.up:
             # Lost with the crash; the operator retries once the control plane is back.
-            index = int(op_id[2:])
-            if all(i != index for i, _, _ in self.waiting_ops):
-                self.waiting_ops.append((index, op, self.world.now))
+            self.waiting.setdefault(int(op_id[2:]), (op, []))[1].append(agent)
             return
         world = self.world
         raw, command_id = self.sign(op, agent)
@@ -160,10 +162,11 @@ class ControlPlane:
     def enqueue(self, agent: str, message: Message) -> None:
         self.pending.setdefault(agent, []).append(message)
         self.log.setdefault(agent, []).append(message)
+        # Every open stream: the control plane cannot tell one that silently
+        # stalled (half-open) from a healthy one. The copies after the first are
+        # refused as REPLAY.
         for kind in self.streams.get(agent, ()):
             self.world.agents[agent].stream(kind).push(message)
-            if self.config.mode == "ack":
-                break  # one live path is enough; the pending list covers the rest
 
     def on_connect(self, agent: str, kind: str, last_event_id: int, resume: bool) -> list[Message]:
         """A stream opened: register it and return the backlog to send first."""
@@ -217,10 +220,10 @@ class ControlPlane:
         self.up = True
         self.busy_until = world.now
         world.emit("cp_restart")
-        waiting, self.waiting_ops = self.waiting_ops, []
-        for index, op, _click in waiting:
-            op_id = f"op{index}"
-            self._issue(op_id, op, self._targets(op))
+        waiting, self.waiting = self.waiting, {}
+        for index in sorted(waiting):
+            op, recipients = waiting[index]
+            self._issue(f"op{index}", op, recipients)
 
     def rotate(self, key: SigningKey) -> None:
         self.key = key

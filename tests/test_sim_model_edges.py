@@ -5,8 +5,10 @@ wrong (a crash or a wrong figure); the test states what is right.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from sim_support import ROOT, one_agent, only_row, run
+from sim_support import ROOT, one_agent, only_row, run, trace_events
 
 from sim.runner import run_once
 from sim.scenario import ScenarioError, load_scenario
@@ -135,3 +137,92 @@ def test_a_watchdog_halt_gives_a_resume_no_time_to_halt() -> None:
     assert pause["phases"]["time_to_halt"] == pytest.approx(0.05, abs=0.01)
     assert "time_to_halt" not in resume["phases"]
     assert resume["phases"]["total"] == pytest.approx(0.05, abs=0.01)
+
+
+# -- the control plane's restart and its streams --------------------------------------
+
+CLICKS_AROUND_A_CRASH = """
+[meta]
+duration_s = 120
+
+[topology]
+kind = "balanced"
+fanout = 2
+depth = 1
+
+[control_plane]
+cascade = "control_plane"
+signing_s = { dist = "constant", value = 1.0 }
+
+[transports]
+listen = ["sse", "poll"]
+poll = { interval_s = 5 }
+
+[network]
+latency = { dist = "constant", value = 0.05 }
+
+[agents]
+actions_per_s = 0
+
+[[faults]]
+kind = "cp_crash"
+at_s = 11.5
+duration_s = 20
+
+[[operator]]
+at_s = 10
+command = "PAUSE"
+
+[[operator]]
+at_s = 11.8
+command = "RESUME"
+"""
+
+
+def test_a_restarted_control_plane_issues_what_it_owes_in_click_order(tmp_path: Path) -> None:
+    # Signing takes 1 s per agent: the crash at 11.5 s interrupts the PAUSE after
+    # its first agent; the RESUME is clicked while the control plane is down.
+    path = tmp_path / "trace.jsonl"
+    result = run(CLICKS_AROUND_A_CRASH, trace=path)
+    issued = [(e["op"], e["agent"]) for e in trace_events(path) if e["ev"] == "issued"]
+    assert issued[0] == ("op0", "agent-0")  # before the crash
+    # After the restart: the PAUSE's two remaining agents, then the RESUME to all;
+    # the agent that already had the PAUSE does not get it again.
+    assert issued[1:] == [
+        ("op0", "agent-1"),
+        ("op0", "agent-2"),
+        ("op1", "agent-0"),
+        ("op1", "agent-1"),
+        ("op1", "agent-2"),
+    ]
+    assert result.final_states == {"RUNNING": 3}  # the operator's last word
+    assert all(c.passed for c in result.checks)
+
+
+HALF_OPEN_SSE_BESIDE_A_WEBSOCKET = one_agent("""
+[meta]
+duration_s = 200
+
+[transports]
+listen = ["sse", "websocket"]
+sse = { heartbeat_s = 0, read_timeout_s = 0 }
+
+[[faults]]
+kind = "half_open"
+at_s = 10
+
+[[operator]]
+at_s = 30
+command = "TERMINATE"
+""")
+
+
+def test_a_command_goes_out_on_every_open_stream() -> None:
+    # The SSE stream stalls unnoticed (no read timeout), the WebSocket notices and
+    # reconnects: the control plane sees two open streams and cannot tell which is
+    # dead, so the command must go out on both.
+    result = run(HALF_OPEN_SSE_BESIDE_A_WEBSOCKET)
+    row = only_row(result)
+    assert row["via"] == "websocket"
+    assert row["phases"]["total"] < 5
+    assert result.counters["sse_push_lost"] >= 1
