@@ -3,7 +3,7 @@
 Subcommands live next to the code they drive (``sim/cli.py``,
 ``conformance/cli.py``, ``reports/cli.py``) and are imported only when used,
 so ``killswitch --help`` stays fast. Exit codes everywhere: 0 ok, 1 a check
-failed, 2 bad input or usage.
+failed, 2 bad input or usage, 130 interrupted (Ctrl-C; what was done is kept).
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def main() -> None:
 
     Simulate kill-switch scenarios deterministically (sim), test any listener
     implementation against the protocol (conform, vectors), and render SLA
-    reports (report). Exit codes: 0 ok, 1 a check failed, 2 bad input.
+    reports (report). Exit codes: 0 ok, 1 a check failed, 2 bad input,
+    130 interrupted (Ctrl-C: what was done so far is reported and written).
     """
 
 

@@ -1,4 +1,7 @@
-"""``killswitch sim``: list, show, run and swarm scenarios. Exit 0 ok, 1 failed, 2 bad input."""
+"""``killswitch sim``: list, show, run and swarm scenarios.
+
+Exit 0 ok, 1 failed, 2 bad input, 130 interrupted (what was done is kept).
+"""
 
 from __future__ import annotations
 
