@@ -371,7 +371,10 @@ class AgentSim:
         if isinstance(decision, Accepted):
             self._apply(decision.effect, op, phases)
         else:
-            self.world.obs.count(f"cascade_rejected_{decision.reason.value}")
+            reason = decision.reason
+            self.world.obs.count(f"cascade_rejected_{reason.value}")
+            if phases is not None and phases.effective is None:
+                phases.rejected = reason.value
             if self.state is AgentState.TERMINATED:
                 self._notify_parent()
 

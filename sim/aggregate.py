@@ -131,6 +131,10 @@ class Summary:
     sla_met: int = 0
     #: Pairs that never took effect (never delivered, rejected, agent down).
     never_effective: int = 0
+    #: Pairs with nothing to do (sim.observe.is_moot): no SLA samples.
+    moot: int = 0
+    #: Of the SLA's pairs, how many never had a ``delivery`` or a ``total``.
+    missing: dict[str, int] = field(default_factory=dict)
     checks: dict[str, CheckTally] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     final_states: dict[str, int] = field(default_factory=dict)
@@ -150,6 +154,7 @@ class Summary:
         total_max = self.sla.total_max_s
         self.sla_met += sum(1 for total in samples.phases.get("total", ()) if total <= total_max)
         self.never_effective += samples.never_effective
+        self._count_missing(samples)
         for check in result.checks:
             self._tally(check, result.seed)
         for name, n in result.counters.items():
@@ -174,6 +179,11 @@ class Summary:
         _extend_groups(self.by_depth, more.by_depth)
         _extend_groups(self.by_link, more.by_link)
 
+    def _count_missing(self, more: Samples | Summary) -> None:
+        self.moot += more.moot
+        for phase, n in more.missing.items():
+            self.missing[phase] = self.missing.get(phase, 0) + n
+
     def merge(self, later: Summary) -> None:
         """Add the runs of ``later``, a summary of the replications that follow
         this one's: the result is exactly what adding them one by one gives (the
@@ -186,6 +196,7 @@ class Summary:
         self.sla_pairs += later.sla_pairs
         self.sla_met += later.sla_met
         self.never_effective += later.never_effective
+        self._count_missing(later)
         for name, tally in later.checks.items():
             mine = self.checks.setdefault(name, CheckTally())
             mine.failed_runs += tally.failed_runs
@@ -246,6 +257,8 @@ class Summary:
             },
             "compliance": self.compliance(),
             "never_effective": self.never_effective,
+            "moot": self.moot,
+            "missing": dict(sorted(self.missing.items())),
             "checks": {
                 name: {
                     "passed_runs": self.runs - t.failed_runs,

@@ -17,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from killswitch import Command, CommandType, SigningKey, from_posix, get_profile
+from killswitch import AgentState, Command, CommandType, SigningKey, from_posix, get_profile
 from sim.observe import Phases
 from sim.scenario import OperatorCommand
 from sim.world import EPOCH, World
+
+_TERMINATING = (AgentState.TERMINATING, AgentState.TERMINATED)
 
 
 @dataclass(slots=True)
@@ -65,6 +67,7 @@ class ControlPlane:
         op_id = f"op{index}"
         for agent in targets:
             phases = Phases(op_id, agent, op.command, click)
+            phases.terminating_at_click = world.agents[agent].state in _TERMINATING
             world.obs.phases[(op_id, agent)] = phases
             world.agents[agent].open_phases.append(phases)
         world.emit("click", op=op_id, command=op.command, target=targets[0], agents=len(targets))

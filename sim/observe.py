@@ -9,6 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def is_moot(kind: str, rejected: str | None) -> bool:
+    """Whether a (command, agent) pair that never took effect had nothing to do:
+    the agent refused the command because it was already where the command
+    would take it, or past it (a TERMINATE or PAUSE to an agent already
+    terminating, a RESUME to one that is not paused or is terminating). Such a
+    pair is no SLA sample: a second TERMINATE to a terminated agent did not fail.
+    ``rejected`` is the pair's last refusal (None once the command took effect)."""
+    return rejected == "ALREADY_TERMINATED" or (kind == "RESUME" and rejected == "NOT_PAUSED")
+
+
 @dataclass(slots=True)
 class Phases:
     """SLA phase timestamps (virtual seconds) of one command at one agent."""
@@ -29,6 +39,16 @@ class Phases:
     #: Actions performed and their cost between the click and this agent's halt.
     actions: int = 0
     spend: float = 0.0
+    #: The agent was already terminating or terminated when the operator clicked.
+    terminating_at_click: bool = False
+
+    @property
+    def moot(self) -> bool:
+        """The command never took effect and had nothing to do: the agent was
+        terminating at the click, or refused it as already in effect (is_moot)."""
+        return self.effective is None and (
+            self.terminating_at_click or is_moot(self.kind, self.rejected)
+        )
 
     def durations(self) -> dict[str, float]:
         """The seed's SLA phases, in seconds, for the parts that happened."""

@@ -242,7 +242,7 @@ def _finish(world: World, seed: int, detail: bool) -> RunResult:
     for (op, agent), p in obs.phases.items():
         durations = {k: round(v, 6) for k, v in p.durations().items()}
         link = world.link_group(agent) if by_link else None
-        samples.add(p.kind, p.via, depths[agent], durations, link)
+        samples.add(p.kind, p.via, depths[agent], durations, link, p.moot)
         if keep_rows:
             row = {
                 "op": op,
@@ -251,6 +251,7 @@ def _finish(world: World, seed: int, detail: bool) -> RunResult:
                 "via": p.via,
                 "depth": depths[agent],
                 "rejected": p.rejected,
+                "moot": p.moot,
                 "actions": p.actions,
                 "spend": round(p.spend, 6),
                 "phases": durations,

@@ -16,8 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.observe import is_moot
+
 #: Phases also grouped by the agent's depth in the tree.
 BY_DEPTH = ("time_to_halt", "total")
+#: Phases whose absence from a pair is counted (Samples.missing).
+MISSING = ("delivery", "total")
 
 
 def _values(groups: dict[Any, array[float]], key: Any) -> array[float]:
@@ -43,10 +47,16 @@ class Samples:
     by_transport: dict[str, dict[str, array[float]]] = field(default_factory=dict)
     by_depth: dict[int, dict[str, array[float]]] = field(default_factory=dict)
     by_link: dict[str, dict[str, array[float]]] = field(default_factory=dict)
-    #: (command, agent) pairs added.
+    #: (command, agent) pairs added, moot ones aside: the SLA's pairs.
     pairs: int = 0
     #: Pairs that never halted their agent, RESUME excepted (it halts nothing).
     never_effective: int = 0
+    #: Pairs refused because the agent was already there (sim.observe.is_moot).
+    moot: int = 0
+    #: Of ``pairs``: how many have no ``delivery`` (never delivered) and no
+    #: ``total`` (never finished). Percentiles over all pairs count them as later
+    #: than any limit.
+    missing: dict[str, int] = field(default_factory=dict)
 
     def add(
         self,
@@ -55,13 +65,21 @@ class Samples:
         depth: int,
         durations: Mapping[str, float],
         link: str | None = None,
+        moot: bool = False,
     ) -> None:
         """One pair: its command kind, how it was delivered (None: never), its
-        agent's depth, its phase durations and its agent's link group (None: the
-        scenario has no ``[[network.links]]``, nothing is grouped by link)."""
-        self.pairs += 1
-        if "time_to_halt" not in durations and kind != "RESUME":
-            self.never_effective += 1
+        agent's depth, its phase durations, its agent's link group (None: the
+        scenario has no ``[[network.links]]``, nothing is grouped by link) and
+        whether it was moot (its durations still count: a delivery is a delivery)."""
+        if moot:
+            self.moot += 1
+        else:
+            self.pairs += 1
+            if "time_to_halt" not in durations and kind != "RESUME":
+                self.never_effective += 1
+            for phase in MISSING:
+                if phase not in durations:
+                    self.missing[phase] = self.missing.get(phase, 0) + 1
         if not durations:
             return
         # Inlined lookups: a million-agent run adds a million pairs.
@@ -90,5 +108,15 @@ class Samples:
         """The samples of rows as :class:`~sim.runner.RunResult` carries them."""
         samples = cls()
         for row in rows:
-            samples.add(row["kind"], row["via"], row["depth"], row["phases"], row.get("link"))
+            phases = row["phases"]
+            samples.add(
+                row["kind"],
+                row["via"],
+                row["depth"],
+                phases,
+                row.get("link"),
+                row.get(
+                    "moot", "total" not in phases and is_moot(row["kind"], row.get("rejected"))
+                ),
+            )
         return samples

@@ -200,9 +200,49 @@ def test_expectations_judge_the_summary() -> None:
     assert not outcomes["all_halted_within_s"].passed
     assert "never took effect" in outcomes["all_halted_within_s"].actual
     assert not outcomes["max_orphans"].passed
-    assert outcomes["p99_delivery_s"].passed
+    # Half the pairs were never delivered: their delivery is later than any limit.
+    assert not outcomes["p99_delivery_s"].passed
+    assert outcomes["p99_delivery_s"].actual == "beyond any limit: 1 of the pairs have no delivery"
     assert outcomes["checker:no_orphans"].passed  # expected to fail, and it did
     assert outcomes["checker:terminate_final"].passed
+
+
+@pytest.mark.parametrize(("lost", "passed"), [(0, True), (1, True), (2, True), (3, False)])
+def test_a_p99_of_delivery_counts_the_pairs_never_delivered(lost: int, passed: bool) -> None:
+    # 200 pairs: the nearest-rank p99 is the 198th; up to two lost pairs (counted
+    # as infinitely late) leave it a real delivery, a third makes it infinite.
+    rows = [row("op0", f"a{i}", delivery=1.0, total=2.0, time_to_halt=1.0) for i in range(200)]
+    for r in rows[:lost]:
+        r["phases"] = {}
+    summary = Summary(Sla())
+    summary.add(result(1, rows))
+    assert summary.missing == ({"delivery": lost, "total": lost} if lost else {})
+    outcomes = {o.name: o for o in evaluate(Expect(p99_delivery_s=2.0, p99_total_s=3.0), summary)}
+    assert outcomes["p99_delivery_s"].passed is passed
+    # p99_total_s is over the pairs that finished (documented): all 2.0 s.
+    assert outcomes["p99_total_s"].passed
+    assert outcomes["p99_total_s"].actual == "2.000 s"
+
+
+def test_a_moot_pair_is_no_sla_sample() -> None:
+    # A second TERMINATE refused ALREADY_TERMINATED and a RESUME refused NOT_PAUSED
+    # had nothing to do: not SLA pairs, not "never took effect", not missing; a
+    # STALE refusal is a real failure to take effect.
+    again = row("op1", "root", delivery=0.5)
+    again["rejected"] = "ALREADY_TERMINATED"
+    noop = row("op2", "root", kind="RESUME", delivery=0.5)
+    noop["rejected"] = "NOT_PAUSED"
+    stale = row("op3", "root", kind="PAUSE", delivery=0.5)
+    stale["rejected"] = "STALE"
+    first = row("op0", "root", delivery=1.0, total=10.0, time_to_halt=1.0)
+    summary = Summary(Sla())
+    summary.add(result(1, [first, again, noop, stale]))
+    assert (summary.sla_pairs, summary.moot, summary.never_effective) == (2, 2, 1)
+    assert summary.missing == {"total": 1}
+    assert summary.compliance()["met"] == 1
+    assert list(summary.phases["delivery"]) == [1.0, 0.5, 0.5, 0.5]  # deliveries all count
+    out = summary.to_json()
+    assert (out["moot"], out["missing"]) == (2, {"total": 1})
 
 
 def test_merging_summaries_is_adding_their_runs_one_by_one() -> None:

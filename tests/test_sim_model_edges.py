@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from sim_support import ROOT, one_agent, only_row, run, trace_events
 
+from sim.aggregate import Summary
+from sim.expect import evaluate
 from sim.runner import run_once
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import ScenarioError, load_scenario, parse_scenario
 
 # -- reconnects ----------------------------------------------------------------
 
@@ -226,3 +228,64 @@ def test_a_command_goes_out_on_every_open_stream() -> None:
     assert row["via"] == "websocket"
     assert row["phases"]["total"] < 5
     assert result.counters["sse_push_lost"] >= 1
+
+
+# -- commands with nothing to do ----------------------------------------------------
+
+TERMINATE_TWICE = """
+[meta]
+duration_s = 60
+
+[topology]
+kind = "balanced"
+fanout = 2
+depth = 1
+
+[network]
+latency = { dist = "constant", value = 0.05 }
+
+[agents]
+cleanup_s = { dist = "constant", value = 10 }
+
+[[operator]]
+at_s = 10
+command = "TERMINATE"
+
+[[operator]]
+at_s = 12
+command = "TERMINATE"
+
+[[operator]]
+at_s = 14
+command = "RESUME"
+cascade = false
+
+[expect]
+all_halted_within_s = 1
+all_terminated_within_s = 11
+min_sla_compliance = 1
+"""
+
+
+def test_a_command_refused_because_it_is_already_in_effect_is_no_sla_miss() -> None:
+    # The second TERMINATE finds every agent terminating: the root refuses it
+    # (ALREADY_TERMINATED) and so never passes it down; the RESUME finds the root
+    # terminating. Nothing to do, so no SLA pair failed.
+    scenario = parse_scenario(TERMINATE_TWICE, "twice.toml")
+    result = run_once(scenario, 1, detail=True)
+    rows = {(r["op"], r["agent"]): r for r in result.rows}
+    assert rows[("op1", "agent-0")]["rejected"] == "ALREADY_TERMINATED"
+    assert rows[("op1", "agent-1")]["via"] is None  # never delivered, terminating at the click
+    assert rows[("op2", "agent-0")]["rejected"] == "ALREADY_TERMINATED"
+    assert [key for key, r in rows.items() if r["moot"]] == [
+        ("op1", "agent-0"),
+        ("op1", "agent-1"),
+        ("op1", "agent-2"),
+        ("op2", "agent-0"),
+    ]
+    assert result.samples is not None
+    assert (result.samples.pairs, result.samples.moot) == (3, 4)
+    summary = Summary(scenario.sla)
+    summary.add(result)
+    assert summary.never_effective == 0
+    assert [o for o in evaluate(scenario.expect, summary) if not o.passed] == []
