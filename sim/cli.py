@@ -5,7 +5,6 @@ Exit 0 ok, 1 failed, 2 bad input, 130 interrupted (what was done is kept).
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -103,7 +102,7 @@ def run(
     """
     from sim.expect import evaluate
     from sim.montecarlo import Interrupted, replication_seeds, run_replications
-    from sim.results import TREE_LIMIT, build_results, reproduce_options, write_results
+    from sim.results import TREE_LIMIT, build_results, reproduce_command, write_results
     from sim.runner import build_hierarchy, check_selectors, run_once
     from sim.scenario import load_scenario
 
@@ -179,7 +178,7 @@ def run(
         )
     if report:
         _render_report(path, out)
-    click.echo(f"reproduce: killswitch sim run {scenario_ref} {reproduce_options(results)}")
+    click.echo(f"reproduce: {reproduce_command(results)}")
     sys.exit(130 if interrupted else 0 if results["passed"] else 1)
 
 
@@ -311,6 +310,7 @@ def swarm(
 ) -> None:
     """Random fault mixes (one per seed) against the invariants; prints failing seeds."""
     from sim.overrides import set_options
+    from sim.results import quoted
     from sim.scenario import load_scenario
     from sim.swarm import swarm_seed
 
@@ -319,7 +319,7 @@ def swarm(
     except ScenarioError as exc:
         _fail_input(str(exc))
     # The base as a failing seed's reproduce line repeats it (with its overrides).
-    base_args = f"{shlex.quote(base)} {set_options(overrides)}".rstrip()
+    base_args = f"{quoted(base)} {set_options(overrides)}".rstrip()
     seeds = [replay] if replay is not None else [swarm_seed(master, i) for i in range(count)]
     click.echo(f"swarm master seed={master} seeds={len(seeds)} base={base_args}")
     failures = done = 0

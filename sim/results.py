@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -39,6 +40,12 @@ SCHEMA = "killswitch.sim/1"
 TREE_LIMIT = ROWS_LIMIT
 
 
+def quoted(*words: str) -> str:
+    """``words`` as shell words: each quoted where the shell would split or expand
+    it (a scenario path with a space must come back as one argument)."""
+    return " ".join(shlex.quote(word) for word in words)
+
+
 def reproduce_options(results: dict[str, Any]) -> str:
     """``killswitch sim run`` options that repeat exactly the runs in ``results``:
     derived seeds do not depend on how many are asked for, so the first N of a
@@ -46,11 +53,20 @@ def reproduce_options(results: dict[str, Any]) -> str:
     seed, unless an interrupt left one replication of a batch: a derived seed),
     and the same ``--set`` overrides."""
     if results["replications"] > 1:
-        options = f"--seed {results.get('seed')} --replications {results['replications']}"
+        words = ["--seed", str(results.get("seed")), "--replications", str(results["replications"])]
     else:
-        options = f"--seed {results.get('first_run', {}).get('seed', results.get('seed'))}"
+        words = ["--seed", str(results.get("first_run", {}).get("seed", results.get("seed")))]
+    options = quoted(*words)
     overrides = results.get("scenario", {}).get("overrides", ())
     return f"{options} {set_options(overrides)}" if overrides else options
+
+
+def reproduce_command(results: dict[str, Any]) -> str:
+    """The whole ``killswitch sim run`` command line that repeats ``results``,
+    ready to paste into a shell."""
+    scenario = results.get("scenario", {})
+    source = str(scenario.get("source", scenario.get("name", "")))
+    return f"killswitch sim run {quoted(source)} {reproduce_options(results)}"
 
 
 def build_results(

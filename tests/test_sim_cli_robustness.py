@@ -39,3 +39,16 @@ def _bundled(name: str) -> str:
     from sim.scenario import bundled_text
 
     return bundled_text(name)
+
+
+def test_reproduce_command_quotes_every_argument() -> None:
+    from sim.results import reproduce_command
+
+    results = {
+        "seed": 5,
+        "replications": 3,
+        "scenario": {"source": "a b/$x.toml", "overrides": ["meta.description=two words"]},
+    }
+    words = shlex.split(reproduce_command(results))
+    assert words == ["killswitch", "sim", "run", "a b/$x.toml", "--seed", "5",
+                     "--replications", "3", "--set", "meta.description=two words"]  # fmt: skip
