@@ -76,6 +76,7 @@ class AgentSim:
         "config",
         "drift",
         "file",
+        "forgotten",
         "id",
         "incarnation",
         "listener",
@@ -114,6 +115,9 @@ class AgentSim:
         self.busy_until = 0.0
         self.working = False
         self.own_cleanup_done = False
+        #: The halted state (PAUSED) a restart forgot (an in-memory store), until
+        #: the agent accepts a command again: its actions break the operator's halt.
+        self.forgotten: str | None = None
         #: This agent's place in the tree (set by link_tree once every agent exists).
         self.parent: AgentSim | None = None
         #: The latest cascading command this agent passed down, and its operator op.
@@ -316,6 +320,7 @@ class AgentSim:
         """Act on an accepted command; ``phases`` are those of ``op`` at this agent."""
         world = self.world
         self._record_transition(effect)
+        self.forgotten = None  # the operator's newest word is known again
         state = effect.state
         if phases is not None and phases.effective is None:
             now = world.env.now
@@ -515,6 +520,9 @@ class AgentSim:
         state = self.state
         if state.halted:
             world.obs.actions_while_halted.append((world.now, self.id, state.value))
+        elif self.forgotten is not None:
+            what = f"{self.forgotten} (forgotten by a restart)"
+            world.obs.actions_while_halted.append((world.now, self.id, what))
         world.obs.actions_after_click += 1
         world.obs.spend_after_click += cost
         for phases in self.open_phases:
@@ -551,6 +559,8 @@ class AgentSim:
         if self.transitions is None:
             self.transitions = world.obs.transitions.setdefault(self.id, [])
         self.transitions.append((world.now, before.value, after.value, "RESTART"))
+        if before.halted and not after.halted:
+            self.forgotten = before.value
         if after is AgentState.TERMINATED:
             self.up = False  # the runtime sees it was terminated and exits again
             return

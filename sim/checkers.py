@@ -25,7 +25,8 @@ class Check:
 
 
 def no_action_after_halt(h: Hierarchy, obs: Observations) -> Check:
-    """No action starts once an agent is PAUSED, TERMINATING or TERMINATED."""
+    """No action starts once an agent is PAUSED, TERMINATING or TERMINATED, nor
+    after a restart that forgot it was (until it accepts a command again)."""
     bad = obs.actions_while_halted
     detail = ""
     if bad:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sim_support import ROOT, one_agent, only_row, run, trace_events
+from sim_support import ROOT, one_agent, only_row, run, states, trace_events
 
 from sim.aggregate import Summary
 from sim.expect import evaluate
@@ -289,3 +289,39 @@ def test_a_command_refused_because_it_is_already_in_effect_is_no_sla_miss() -> N
     summary.add(result)
     assert summary.never_effective == 0
     assert [o for o in evaluate(scenario.expect, summary) if not o.passed] == []
+
+
+# -- restarts that forget -------------------------------------------------------------
+
+PAUSED_THEN_RESTARTED = one_agent("""
+[meta]
+duration_s = 60
+
+[transports]
+listen = ["sse"]
+
+[[faults]]
+kind = "agent_crash"
+at_s = 20
+duration_s = 5
+
+[[operator]]
+at_s = 10
+command = "PAUSE"
+""")
+
+
+@pytest.mark.parametrize("store", ["memory", "durable"])
+def test_actions_after_a_restart_forgot_the_pause_break_the_halt(store: str) -> None:
+    # The seed's in-memory state: the restarted agent comes back RUNNING with no
+    # RESUME from anyone, and acts. A durable store keeps it PAUSED.
+    result = run(PAUSED_THEN_RESTARTED, agents=f'store = "{store}"\nactions_per_s = 1')
+    (check,) = [c for c in result.checks if c.name == "no_action_after_halt"]
+    if store == "memory":
+        assert states(result)[-1] == "RUNNING"
+        assert not check.passed
+        assert check.violations > 10  # about one a second for 35 s
+        assert "PAUSED (forgotten by a restart)" in check.detail
+    else:
+        assert states(result)[-1] == "PAUSED"
+        assert check.passed
