@@ -46,6 +46,7 @@ class StreamClient:
         "heartbeat_s",
         "jitter",
         "kind",
+        "last_arrival",
         "last_event_id",
         "resume",
         "retry_s",
@@ -82,6 +83,9 @@ class StreamClient:
         self.attempts = 0
         self.generation = 0
         self.last_event_id = 0
+        #: When the latest message pushed on this connection arrives: a stream is
+        #: one TCP connection and delivers in order, so none arrives before it.
+        self.last_arrival = 0.0
 
     @property
     def healthy(self) -> bool:
@@ -139,6 +143,7 @@ class StreamClient:
         self.state = "up"
         self.stalled = False
         self.attempts = 0
+        self.last_arrival = 0.0  # a new connection: nothing queued on it yet
         agent = self.agent
         agent.heard()
         world.obs.count(f"{self.kind}_connected")
@@ -160,10 +165,19 @@ class StreamClient:
             world.obs.count(f"{self.kind}_push_lost")
             return
         generation = self.generation
-        world.after(world.latency(self.agent.id), self._arrive, generation, message)
+        self._send(generation, message)
         if world.duplicated(self.agent.id):
             world.obs.count("duplicated")
-            world.after(world.latency(self.agent.id), self._arrive, generation, message)
+            self._send(generation, message)
+
+    def _send(self, generation: int, message: Message) -> None:
+        # In order: a message held back (latency, reorder delay) holds back the
+        # ones behind it on the same connection; only separate connections and
+        # requests (polls, another transport) overtake each other.
+        world = self.world
+        arrival = max(world.env.now + world.latency(self.agent.id), self.last_arrival)
+        self.last_arrival = arrival
+        world.at(arrival, self._arrive, generation, message)
 
     def _arrive(self, generation: int, message: Message) -> None:
         if generation != self.generation or not self.healthy:
