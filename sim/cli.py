@@ -9,20 +9,49 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from sim.schema import ScenarioError
 
 if TYPE_CHECKING:
+    from killswitch.hierarchy import Hierarchy
     from sim.runner import RunResult
     from sim.scenario import Fault, Scenario
 
 
-def _fail_input(message: str) -> None:
+def _fail_input(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
+
+
+def _load(ref: str, overrides: tuple[str, ...] = ()) -> tuple[Scenario, str]:
+    """The scenario ``ref`` names (a bundled name or a TOML path) with its text;
+    exit 2 with the loader's message when it is broken."""
+    from sim.scenario import load_scenario
+
+    try:
+        return load_scenario(ref, overrides)
+    except ScenarioError as exc:
+        _fail_input(str(exc))
+
+
+def _checked_tree(scenario: Scenario, ref: str, seed: int) -> Hierarchy:
+    """The tree a run of ``scenario`` with ``seed`` builds, once every fault and
+    link selector and every operator target is known to name agents of it: the
+    check ``run`` and ``swarm`` share, so a base scenario that ``run`` refuses
+    never reaches a swarm worker as a traceback. Exit 2 naming the key."""
+    from sim.runner import build_hierarchy, check_selectors
+
+    try:
+        hierarchy = build_hierarchy(scenario.topology, seed)
+        check_selectors(scenario, hierarchy, ref)
+    except ScenarioError as exc:
+        _fail_input(str(exc))
+    except ValueError as exc:  # a topology the hierarchy refuses (cycle, two parents)
+        _fail_input(f"{ref}: topology: {exc}")
+    return hierarchy
 
 
 #: ``--set KEY=VALUE`` (sim.overrides), for ``run`` and for ``swarm``'s base scenario.
@@ -103,21 +132,14 @@ def run(
     from sim.expect import evaluate
     from sim.montecarlo import Interrupted, replication_seeds, run_replications
     from sim.results import TREE_LIMIT, build_results, reproduce_command, write_results
-    from sim.runner import build_hierarchy, check_selectors, run_once
-    from sim.scenario import load_scenario
+    from sim.runner import run_once
 
-    try:
-        scenario, text = load_scenario(scenario_ref, overrides)
-        master = scenario.meta.seed if seed is None else seed
-        seeds = replication_seeds(master, replications)
-        # The first replication's tree (a random topology depends on the seed):
-        # results.json shows that run's rows and timeline.
-        hierarchy = build_hierarchy(scenario.topology, seeds[0])
-        check_selectors(scenario, hierarchy, scenario_ref)
-    except ScenarioError as exc:
-        _fail_input(str(exc))
-    except ValueError as exc:  # a topology the hierarchy refuses (cycle, two parents)
-        _fail_input(f"{scenario_ref}: topology: {exc}")
+    scenario, text = _load(scenario_ref, overrides)
+    master = scenario.meta.seed if seed is None else seed
+    seeds = replication_seeds(master, replications)
+    # The first replication's tree (a random topology depends on the seed):
+    # results.json shows that run's rows and timeline.
+    hierarchy = _checked_tree(scenario, scenario_ref, seeds[0])
     small = len(hierarchy) <= TREE_LIMIT
     edges = [(parent, child) for parent, child in hierarchy.graph.edges] if small else None
     del hierarchy  # each run builds its own; a million-agent graph is worth freeing
@@ -311,16 +333,22 @@ def swarm(
     """Random fault mixes (one per seed) against the invariants; prints failing seeds."""
     from sim.overrides import set_options
     from sim.results import quoted
-    from sim.scenario import load_scenario
-    from sim.swarm import swarm_seed
+    from sim.swarm import swarm_scenario, swarm_seed
 
-    try:
-        scenario, _text = load_scenario(base, overrides)
-    except ScenarioError as exc:
-        _fail_input(str(exc))
+    scenario, _text = _load(base, overrides)
     # The base as a failing seed's reproduce line repeats it (with its overrides).
     base_args = f"{quoted(base)} {set_options(overrides)}".rstrip()
     seeds = [replay] if replay is not None else [swarm_seed(master, i) for i in range(count)]
+    # Checked as `sim run` checks it, before anything runs: against the first
+    # seed's tree (a random tree is redrawn per seed, with the same agent ids).
+    _checked_tree(scenario, base, seeds[0])  # each run builds its own tree
+    for seed in seeds:
+        # A drawn mix names only agents every tree has, but the scenario's own
+        # checks see base and mix together (the event budget, the forgeries).
+        try:
+            swarm_scenario(seed, scenario)
+        except ValueError as exc:
+            _fail_input(f"{base}: swarm seed {seed} draws faults it cannot take: {exc}")
     click.echo(f"swarm master seed={master} seeds={len(seeds)} base={base_args}")
     failures = done = 0
     try:

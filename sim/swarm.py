@@ -25,6 +25,21 @@ def swarm_seed(master: int, index: int) -> int:
     return derive_seed(master, "swarm", index)
 
 
+#: The agents a drawn fault hits: selectors that name somebody in any tree but
+#: one, ``depth:1`` (see _selector).
+SELECTORS = ("all", "root", "leaves", "depth:1")
+
+
+def _selector(rng: random.Random, scenario: Scenario) -> str:
+    """One of SELECTORS. A one-agent tree has no ``depth:1`` (a selector that
+    matches nobody is refused), so there it becomes ``root``, the same agent as
+    ``all``; it is still drawn, so every other tree's mixes stay what they were."""
+    selector = rng.choice(SELECTORS)
+    if selector == "depth:1" and scenario.topology.size() < 2:
+        return "root"
+    return selector
+
+
 def draw_faults(seed: int, scenario: Scenario) -> list[Fault]:
     """The fault mix for ``seed``: 1 to 4 faults of random kinds, times and targets."""
     rng = random.Random(seed)
@@ -34,7 +49,7 @@ def draw_faults(seed: int, scenario: Scenario) -> list[Fault]:
         kind = rng.choice(KINDS)
         at = round(rng.uniform(0.0, horizon), 3)
         duration = round(rng.uniform(1.0, 40.0), 3)
-        agents = [rng.choice(["all", "root", "leaves", "depth:1"])]
+        agents = [_selector(rng, scenario)]
         if kind == "clock_skew":
             # Within the listener's leeway: skew beyond it is a misconfiguration, not chaos.
             fault = Fault(kind, at_s=0.0, agents=agents, skew_s=round(rng.uniform(-20, 20), 3))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from killswitch_cli.main import main
@@ -52,3 +53,113 @@ def test_reproduce_command_quotes_every_argument() -> None:
     words = shlex.split(reproduce_command(results))
     assert words == ["killswitch", "sim", "run", "a b/$x.toml", "--seed", "5",
                      "--replications", "3", "--set", "meta.description=two words"]  # fmt: skip
+
+
+# --- sim swarm checks its base scenario exactly as sim run does -------------
+
+_OPERATOR = "[[operator]]\nat_s = 1\ncommand = 'TERMINATE'\n"
+BAD_BASES = {
+    "selector": _OPERATOR + "[[faults]]\nkind = 'partition'\nagents = ['subtree:x']\n",
+    "cycle": _OPERATOR + "[topology]\nkind = 'explicit'\nedges = [['a', 'b'], ['b', 'a']]\n",
+    "target": "[[operator]]\nat_s = 1\ncommand = 'TERMINATE'\ntarget = 'agent-999'\n",
+}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("bad", sorted(BAD_BASES))
+def test_swarm_refuses_a_bad_base_as_sim_run_does(tmp_path: Path, bad: str, jobs: str) -> None:
+    path = tmp_path / f"{bad}.toml"
+    path.write_text(BAD_BASES[bad], encoding="utf-8")
+    run = invoke("run", str(path), "--out", str(tmp_path / "out"), "--no-report")
+    swarm = invoke("swarm", "--base", str(path), "--seeds", "3", "--jobs", jobs)
+    assert run.exit_code == swarm.exit_code == 2, swarm.output
+    assert "Traceback" not in swarm.output
+    assert swarm.exception is None or isinstance(swarm.exception, SystemExit)
+    assert swarm.stdout == ""  # refused before it starts
+    assert swarm.stderr == run.stderr
+    assert len(swarm.stderr.splitlines()) == 1
+
+
+def test_swarm_refuses_a_base_broken_by_set() -> None:
+    bad = ("--set", 'faults[0].agents=["subtree:zzz"]')
+    run = invoke("run", "partition_heal", *bad, "--no-report")
+    swarm = invoke("swarm", "--base", "partition_heal", *bad, "--seeds", "2", "--jobs", "2")
+    assert run.exit_code == swarm.exit_code == 2, swarm.output
+    assert swarm.stderr == run.stderr
+    assert "faults[0].agents" in swarm.stderr and "subtree:zzz" in swarm.stderr
+
+
+TREES = {
+    "one agent": "[topology]\nkind = 'balanced'\ndepth = 0\n",
+    "two agents": "[topology]\nkind = 'random'\nagents = 2\nmax_children = 1\n",
+    "explicit": "[topology]\nkind = 'explicit'\nedges = [['a', 'b'], ['b', 'c']]\n",
+    "baseline": "",
+}
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_a_drawn_fault_mix_always_names_agents_of_the_tree(tree: str) -> None:
+    from sim.runner import build_hierarchy, check_selectors
+    from sim.scenario import parse_scenario
+    from sim.swarm import swarm_scenario, swarm_seed
+
+    base = parse_scenario(_OPERATOR + "[meta]\nduration_s = 60\n" + TREES[tree], tree)
+    for index in range(200):
+        seed = swarm_seed(1, index)
+        drawn = swarm_scenario(seed, base)  # the scenario's own checks hold
+        check_selectors(drawn, build_hierarchy(drawn.topology, seed), tree)
+
+
+def test_swarm_on_a_one_agent_base_runs_every_seed() -> None:
+    # depth:1 selects nobody in a one-agent tree: a mix must not draw it there.
+    from sim.scenario import parse_scenario
+    from sim.swarm import draw_faults, swarm_seed
+
+    base = parse_scenario(_OPERATOR + TREES["one agent"], "one")
+    seeds = [swarm_seed(1, i) for i in range(40)]
+    assert any("root" in f.agents for s in seeds for f in draw_faults(s, base))
+    assert all(f.agents != ["depth:1"] for s in seeds for f in draw_faults(s, base))
+
+
+def test_the_fault_mix_of_a_deep_tree_is_unchanged() -> None:
+    # Swarm seeds found before stay reproducible: same draws for trees with a depth:1.
+    from sim.scenario import load_scenario
+    from sim.swarm import draw_faults, swarm_seed
+
+    base, _ = load_scenario("baseline")
+    selectors = [f.agents for i in range(40) for f in draw_faults(swarm_seed(1, i), base)]
+    assert ["depth:1"] in selectors
+
+
+def test_swarm_refuses_up_front_a_seed_whose_mix_the_base_cannot_take(tmp_path: Path) -> None:
+    # A base just within its event budget: a drawn SSE outage adds the refused
+    # reconnects and tips it over. Refused before anything runs, naming the seed.
+    from sim.scenario import parse_scenario
+    from sim.swarm import draw_faults, swarm_scenario, swarm_seed
+
+    def base(budget: float) -> str:
+        return _OPERATOR + f"[meta]\nduration_s = 60\nmax_events = {budget!r}\n"
+
+    low, high = 1.0, 1e8  # the smallest budget the base itself fits in
+    for _ in range(60):
+        middle = (low + high) / 2
+        try:
+            parse_scenario(base(middle))
+            high = middle
+        except ValueError:
+            low = middle
+    tight = parse_scenario(base(high))
+    seed = next(
+        s
+        for s in (swarm_seed(1, i) for i in range(200))
+        if any(f.kind == "transport_outage" and f.transport == "sse" for f in draw_faults(s, tight))
+    )
+    with pytest.raises(ValueError, match="max_events"):
+        swarm_scenario(seed, tight)
+    path = tmp_path / "tight.toml"
+    path.write_text(base(high), encoding="utf-8")
+    result = invoke("swarm", "--base", str(path), "--replay", str(seed))
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"swarm seed {seed} draws faults it cannot take" in result.stderr
+    assert "max_events" in result.stderr
