@@ -40,6 +40,7 @@ class StreamClient:
         "attempts",
         "backoff_max_s",
         "connect_s",
+        "connected_at",
         "detect_after",
         "drops_per_hour",
         "generation",
@@ -86,6 +87,8 @@ class StreamClient:
         #: When the latest message pushed on this connection arrives: a stream is
         #: one TCP connection and delivers in order, so none arrives before it.
         self.last_arrival = 0.0
+        #: When the current connection came up (its first byte).
+        self.connected_at = 0.0
 
     @property
     def healthy(self) -> bool:
@@ -144,6 +147,7 @@ class StreamClient:
         self.stalled = False
         self.attempts = 0
         self.last_arrival = 0.0  # a new connection: nothing queued on it yet
+        self.connected_at = world.env.now
         agent = self.agent
         agent.heard()
         world.obs.count(f"{self.kind}_connected")
@@ -194,8 +198,11 @@ class StreamClient:
         world = self.world
         world.emit("stalled", agent=self.agent.id, via=self.kind)
         if self.detect_after is not None:
-            # The last heartbeat arrived some time in the last interval before the stall.
+            # The last heartbeat arrived some time in the last interval before the
+            # stall, and not before the connection came up (the read timeout runs
+            # from the last byte received).
             since_last = world.rng.uniform(0.0, self.heartbeat_s) if self.heartbeat_s else 0.0
+            since_last = min(since_last, world.env.now - self.connected_at)
             world.after(max(0.0, self.detect_after - since_last), self._detected, self.generation)
 
     def _detected(self, generation: int) -> None:

@@ -375,3 +375,45 @@ def test_commands_on_one_stream_arrive_in_the_order_they_were_sent(
     assert taken == ["op0", "op1", "op2", "op3"]
     assert "rejected_STALE" not in result.counters
     assert states(result)[-1] == "RUNNING"
+
+
+# -- half-open detection --------------------------------------------------------------
+
+STALL_RIGHT_AFTER_CONNECTING = one_agent("""
+[meta]
+duration_s = 120
+
+[transports]
+listen = ["sse"]
+sse = { retry_s = 5, jitter = 0, heartbeat_s = 15, read_timeout_s = 45 }
+
+[[faults]]
+kind = "transport_outage"
+transport = "sse"
+at_s = 15
+duration_s = 10
+
+[[faults]]
+kind = "half_open"
+at_s = 30.27
+
+[[operator]]
+at_s = 110
+command = "PAUSE"
+""")
+
+
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_a_read_timeout_runs_from_the_last_byte_not_before_the_connection(
+    tmp_path: Path, seed: int
+) -> None:
+    # The stream comes back at 30.25 s and stalls 20 ms later: no heartbeat was
+    # due yet, so the last byte is the connection's own and the read timeout
+    # fires 45 s after it, never sooner.
+    path = tmp_path / "trace.jsonl"
+    run(STALL_RIGHT_AFTER_CONNECTING, seed=seed, trace=path)
+    events = trace_events(path)
+    connected = max(e["t"] for e in events if e["ev"] == "connected" and e["t"] < 30.27)
+    (detected,) = [e["t"] for e in events if e.get("why") == "read timeout"]
+    assert 30.0 < connected < 30.27
+    assert detected == pytest.approx(connected + 45, abs=1e-6)
