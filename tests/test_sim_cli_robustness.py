@@ -4,6 +4,7 @@ intact, bounded options, honest reproduce and digest lines."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -163,3 +164,33 @@ def test_swarm_refuses_up_front_a_seed_whose_mix_the_base_cannot_take(tmp_path: 
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"swarm seed {seed} draws faults it cannot take" in result.stderr
     assert "max_events" in result.stderr
+
+
+# --- a folder is never taken for the scenario file ----------------------------
+
+
+def test_a_folder_named_like_a_bundled_scenario_does_not_hide_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # e.g. left behind by an earlier `sim run baseline --out ./baseline`
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "baseline").mkdir()
+    result = invoke("run", "baseline", "--out", "out", "--no-report")
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["scenario"]["name"] == "baseline"
+    show = invoke("show", "baseline")
+    assert show.exit_code == 0 and show.output == _bundled("baseline")
+    swarm = invoke("swarm", "--base", "baseline", "--seeds", "1")
+    assert swarm.exit_code == 0, swarm.output
+
+
+@pytest.mark.parametrize("command", [["run"], ["show"], ["swarm", "--base"]])
+def test_a_folder_is_not_a_scenario_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    result = invoke(*command, "results")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "error: results is a directory, not a scenario file\n"
