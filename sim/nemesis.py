@@ -32,17 +32,25 @@ class Attacker:
         now = self.world.now
         for start, end, name, value in self.rewrites.get(agent, ()):
             if start <= now < end:
-                return self._rewrite(raw, name, value), "attacker_modified"
+                rewritten = self._rewrite(raw, name, value)
+                if rewritten is not None:
+                    return rewritten, "attacker_modified"
         return raw, origin
 
-    def _rewrite(self, raw: bytes, name: str, value: object) -> bytes:
+    def _rewrite(self, raw: bytes, name: str, value: object) -> bytes | None:
+        """``raw`` with ``name`` set to ``value``; None when that changes nothing
+        (the field already has the value): the message passes as it was, and its
+        acceptance is no successful attack."""
         profile = self.world.cp.profile if self.world.cp else None
         if profile is None:
-            return raw
+            return None
         try:
             obj = profile.to_dict(raw)
         except ValueError:
-            return raw
+            return None
+        if name in obj and obj[name] == value and type(obj[name]) is type(value):
+            self.world.obs.count("attacker_rewrites_unchanged")
+            return None
         obj[name] = value
         self.world.obs.count("attacker_rewrites")
         return profile.from_dict(obj)

@@ -417,3 +417,44 @@ def test_a_read_timeout_runs_from_the_last_byte_not_before_the_connection(
     (detected,) = [e["t"] for e in events if e.get("why") == "read timeout"]
     assert 30.0 < connected < 30.27
     assert detected == pytest.approx(connected + 45, abs=1e-6)
+
+
+# -- an attacker's rewrite that changes nothing ------------------------------------------
+
+REWRITE_CASCADE = """
+[meta]
+duration_s = 60
+
+[topology]
+kind = "balanced"
+fanout = 1
+depth = 1
+
+[transports]
+listen = ["sse"]
+
+[[faults]]
+kind = "modify_attack"
+duration_s = 60
+field_name = "cascade"
+field_value = $value
+
+[[operator]]
+at_s = 10
+command = "PAUSE"
+cascade = true
+"""
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_a_rewrite_to_the_value_a_field_already_has_is_no_attack(value: str) -> None:
+    result = run(REWRITE_CASCADE, value=value)
+    (check,) = [c for c in result.checks if c.name == "attacks_change_nothing"]
+    assert check.passed
+    if value == "true":  # the command already cascades: it passes unchanged
+        assert result.counters["attacker_rewrites_unchanged"] >= 1
+        assert "attacker_rewrites" not in result.counters
+        assert result.final_states == {"PAUSED": 2}
+    else:  # a real rewrite: the signature no longer matches
+        assert result.counters["attacker_rewrites"] >= 1
+        assert result.counters["rejected_BAD_SIGNATURE"] >= 1
