@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -61,6 +61,20 @@ def _checked_tree(scenario: Scenario, ref: str, seed: int) -> Hierarchy:
     except ValueError as exc:  # a topology the hierarchy refuses (cycle, two parents)
         _fail_input(f"{ref}: topology: {exc}")
     return hierarchy
+
+
+def default_out(name: str, ref: str) -> Path:
+    """``out/<name>``, the output folder when ``--out`` gives none, for a
+    ``meta.name`` that is one plain folder name. Any other name exits 2: an
+    absolute name or one with a separator or ``..`` would write outside
+    ``out/`` (``/tmp/x``, ``../../x``), ``""`` or ``.`` into ``out/`` itself;
+    ``C:x`` is absolute on Windows."""
+    if name in ("", ".", "..") or any(c in name for c in "/\\\0") or PureWindowsPath(name).drive:
+        _fail_input(
+            f"{ref}: meta.name: {name!r} cannot name the default output folder out/<name>"
+            " (it must be a single folder name, without /, \\ or ..); give --out FOLDER"
+        )
+    return Path("out") / name
 
 
 #: ``--set KEY=VALUE`` (sim.overrides), for ``run`` and for ``swarm``'s base scenario.
@@ -147,7 +161,7 @@ def run(
     small = len(hierarchy) <= TREE_LIMIT
     edges = [(parent, child) for parent, child in hierarchy.graph.edges] if small else None
     del hierarchy  # each run builds its own; a million-agent graph is worth freeing
-    out = out or Path("out") / scenario.meta.name
+    out = out or default_out(scenario.meta.name, scenario_ref)
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "trace.jsonl").open("w").close()  # the first replication writes it

@@ -194,3 +194,38 @@ def test_a_folder_is_not_a_scenario_file(
     result = invoke(*command, "results")
     assert result.exit_code == 2, result.output
     assert result.stderr == "error: results is a directory, not a scenario file\n"
+
+
+# --- meta.name as the default output folder --------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["/tmp/x/absname", "../../escaped", "a/b", "a\\b", "..", ".", "", "C:x", "a\0b"]
+)
+def test_a_name_that_is_no_plain_folder_name_cannot_be_the_default_out(name: str) -> None:
+    from sim.cli import default_out
+
+    with pytest.raises(SystemExit) as stopped:
+        default_out(name, "s.toml")
+    assert stopped.value.code == 2
+
+
+def test_a_plain_name_is_the_default_out() -> None:
+    from sim.cli import default_out
+
+    assert default_out("baseline+swarm7..x", "s.toml") == Path("out") / "baseline+swarm7..x"
+
+
+@pytest.mark.parametrize("name", ["ABS", "../../escaped"])
+def test_run_never_writes_outside_out_for_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    name = str(tmp_path / "x" / "absname") if name == "ABS" else name
+    result = invoke("run", "baseline", "--no-report", "--set", f"meta.name={json.dumps(name)}")
+    assert result.exit_code == 2, result.output
+    assert "meta.name" in result.stderr and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    assert list(work.iterdir()) == []
