@@ -87,6 +87,8 @@ class Observations:
     decided: dict[str, list[tuple[float, int, str, str]]] = field(default_factory=dict)
     #: Final states, filled at the end of the run.
     final_states: dict[str, str] = field(default_factory=dict)
+    #: Agents crashed and not restarted when the run ended (their process is gone).
+    down_at_end: set[str] = field(default_factory=set)
     #: Counters: deliveries by transport, rejections by reason, and so on.
     counters: dict[str, int] = field(default_factory=dict)
     #: Workload totals from the first click: actions and spend.

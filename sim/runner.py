@@ -231,6 +231,8 @@ def _finish(world: World, seed: int, detail: bool) -> RunResult:
     h = world.hierarchy
     for agent_id, sim_agent in world.agents.items():
         obs.final_states[agent_id] = sim_agent.state.value
+        if not sim_agent.up:
+            obs.down_at_end.add(agent_id)
     world.emit("end", **{k: v for k, v in sorted(_state_counts(obs).items())})
     world.trace.close()
     checks = run_checkers(h, obs)

@@ -458,3 +458,49 @@ def test_a_rewrite_to_the_value_a_field_already_has_is_no_attack(value: str) -> 
     else:  # a real rewrite: the signature no longer matches
         assert result.counters["attacker_rewrites"] >= 1
         assert result.counters["rejected_BAD_SIGNATURE"] >= 1
+
+
+# -- an agent that is gone --------------------------------------------------------------
+
+CHILD_CRASHED_FOR_GOOD = """
+[meta]
+duration_s = 100
+
+[topology]
+kind = "balanced"
+fanout = 2
+depth = 1
+
+[transports]
+listen = ["sse"]
+
+[[faults]]
+kind = "agent_crash"
+agents = ["agent-1"]
+at_s = 5
+duration_s = $down_s
+
+[[faults]]
+kind = "partition"
+agents = ["agent-2"]
+at_s = 5
+duration_s = 1000
+
+[control_plane]
+cascade = "control_plane"
+
+[[operator]]
+at_s = 10
+command = "TERMINATE"
+"""
+
+
+@pytest.mark.parametrize(("down_s", "orphans"), [(0, 1), (200, 1), (20, 1)])
+def test_an_agent_crashed_until_the_end_is_no_orphan(down_s: int, orphans: int) -> None:
+    # agent-2 is cut off for good and keeps running: an orphan. agent-1 crashed
+    # at 5 s: down to the end (0 = never restarts, or back after the run) it has
+    # no process left to act; back at 25 s it gets the pending TERMINATE.
+    result = run(CHILD_CRASHED_FOR_GOOD, down_s=down_s)
+    (check,) = [c for c in result.checks if c.name == "no_orphans"]
+    assert check.violations == orphans
+    assert "agent-2 ended RUNNING" in check.detail
