@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
+from sim.schema import FieldError
+
 
 def derive_seed(master: int, *labels: object) -> int:
     """A 63-bit seed derived from ``master`` and ``labels`` (stable across machines)."""
@@ -26,6 +28,17 @@ def derive_seed(master: int, *labels: object) -> int:
 MAX_SIGMA = 20.0
 
 
+DistKind = Literal["constant", "uniform", "exponential", "lognormal"]
+
+#: The parameters each distribution takes, all of them required in a scenario.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "constant": ("value",),
+    "uniform": ("low", "high"),
+    "exponential": ("mean",),
+    "lognormal": ("median", "sigma"),
+}
+
+
 @dataclass(frozen=True)
 class Dist:
     """A distribution of durations in seconds, written in TOML as an inline table:
@@ -33,7 +46,9 @@ class Dist:
     ``{dist = "exponential", mean = 2}``, ``{dist = "lognormal", median = 0.05, sigma = 0.5}``.
     """
 
-    dist: Literal["constant", "uniform", "exponential", "lognormal"] = "constant"
+    #: No default: a table that forgot to name its distribution would otherwise
+    #: silently become a constant 0 (``latency = {}`` meaning no latency at all).
+    dist: DistKind
     value: float = 0.0
     low: float = 0.0
     high: float = 0.0
@@ -41,13 +56,26 @@ class Dist:
     median: float = 0.0
     sigma: float = 0.0
 
+    @classmethod
+    def check_table(cls, given: dict[str, object]) -> None:
+        """The keys a scenario wrote (sim.schema calls this before construction):
+        only the distribution's own parameters, and every one of them. A
+        parameter left out would otherwise take its default 0, a typo'd
+        ``{dist = "constant"}`` becoming a zero delay."""
+        needs = PARAMETERS[str(given["dist"])]
+        extra = sorted(set(given) - {"dist", *needs})
+        if extra:
+            raise ValueError(
+                f"a {given['dist']} distribution takes {', '.join(needs)}, not {', '.join(extra)}"
+            )
+        for name in needs:
+            if name not in given:
+                raise FieldError(
+                    name, f"missing; a {given['dist']} distribution needs {' and '.join(needs)}"
+                )
+
     def __post_init__(self) -> None:
-        needs = {
-            "constant": ("value",),
-            "uniform": ("low", "high"),
-            "exponential": ("mean",),
-            "lognormal": ("median", "sigma"),
-        }[self.dist]
+        needs = PARAMETERS[self.dist]
         given = {
             name
             for name in ("value", "low", "high", "mean", "median", "sigma")

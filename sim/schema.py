@@ -27,6 +27,22 @@ class ScenarioError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+class FieldError(ValueError):
+    """A dataclass's own check (``__post_init__`` or ``check_table``) blaming one
+    ``key`` of its table (or, at the top, a key path such as ``operator[2].via``):
+    the loader reports it at that key's path, not the table's, so the message
+    points at the value to change."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
@@ -119,13 +135,21 @@ def _load_dataclass(cls: type, value: Any, source: str, path: str) -> Any:
         )
     kwargs = {}
     for name, field in fields.items():
-        where = f"{path}.{name}" if path else name
+        where = _join(path, name)
         if name in value:
             kwargs[name] = _convert(hints[name], value[name], source, where)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ScenarioError(source, where, f"missing; expected {_type_name(hints[name])}")
+    # A class whose defaults must not stand in for a key the file left out (a
+    # distribution without its parameters is no distribution) checks which
+    # keys were written: __post_init__ cannot tell a default from a value.
+    check_table = getattr(cls, "check_table", None)
     try:
+        if check_table is not None:
+            check_table(kwargs)
         instance = cls(**kwargs)
+    except FieldError as exc:
+        raise ScenarioError(source, _join(path, exc.key), exc.message) from None
     except ValueError as exc:  # __post_init__ cross-field checks
         raise ScenarioError(source, path, str(exc)) from None
     return instance
