@@ -18,7 +18,7 @@ from typing import Literal
 from sim.budget import check_budget
 from sim.overrides import OverrideError, apply_overrides
 from sim.rng import Dist
-from sim.schema import ScenarioError, load
+from sim.schema import FieldError, ScenarioError, load
 
 TransportName = Literal["sse", "websocket", "poll", "file"]
 
@@ -81,11 +81,32 @@ class Topology:
             raise ValueError("an explicit topology needs edges = [[parent, child], ...]")
         if self.fanout < 1 or self.depth < 0 or self.agents < 1:
             raise ValueError("fanout and agents must be >= 1, depth >= 0")
+        if self.kind == "random" and self.max_children < 1:
+            raise FieldError("max_children", f"must be >= 1, got {self.max_children}")
         if self.size() > MAX_AGENTS:
             raise ValueError(
                 f"this {self.kind} topology has more than {MAX_AGENTS:,} agents, the most a"
                 " run may have (a million agents take about 90 s and 5 GB)"
             )
+
+    def surely_deep(self) -> int | None:
+        """The deepest level every tree of this topology has an agent at (a
+        random tree is redrawn each replication), or None when only the built
+        tree can tell (explicit edges, checked against that tree)."""
+        if self.kind == "balanced":
+            return self.depth
+        if self.kind == "explicit":
+            return None
+        # A random tree is shallowest when it fills each level before the next
+        # (agent i may pick any earlier agent with room, so it can): level d is
+        # then reached only by more agents than levels 0..d-1 can hold.
+        shallowest = 0
+        held = level = 1
+        while held < self.agents:
+            shallowest += 1
+            level *= self.max_children
+            held += level
+        return shallowest
 
     def size(self) -> int:
         """Agents in the tree, counted up to just past MAX_AGENTS (a balanced tree
@@ -218,7 +239,7 @@ class Link:
 
     def __post_init__(self) -> None:
         if not self.agents:
-            raise ValueError("agents: a link needs at least one agent selector")
+            raise ValueError("agents: a link needs at least one agent selector, got []")
         if all(getattr(self, key) is None for key in LINK_KEYS):
             raise ValueError(f"a link sets at least one of: {', '.join(LINK_KEYS)}")
         _check_probabilities(self, ("loss", "duplicate", "reorder"))
@@ -354,6 +375,11 @@ class Fault:
 
     def __post_init__(self) -> None:
         _require(self, non_negative=("at_s", "duration_s", "rate_per_s"))
+        if not self.agents:
+            # An empty list hits nobody: the fault would silently not happen.
+            raise FieldError(
+                "agents", "selects no agent, got [] (leave the key out for all agents)"
+            )
         if not self.drift_ppm > -1e6:
             raise ValueError(
                 f"drift_ppm must be above -1000000 (a clock that stands still or runs"
@@ -430,6 +456,7 @@ class Scenario:
                 raise ValueError(
                     "operator: a network command needs a network transport in transports.listen"
                 )
+        self._check_depth_selectors()
         end = self.meta.duration_s
         for i, command in enumerate(self.operator):
             if command.at_s >= end:
@@ -438,6 +465,31 @@ class Scenario:
                     f" (meta.duration_s = {end:g})"
                 )
         check_budget(self)
+
+    def _check_depth_selectors(self) -> None:
+        """``depth:<n>`` past the tree's last level selects nobody: the fault would
+        hit no agent (or the link hold none). Checked here for balanced and
+        random trees, for every replication's tree; explicit trees are checked
+        against the built tree (sim.runner.check_selectors)."""
+        deepest = self.topology.surely_deep()
+        if deepest is None:
+            return
+        chosen = [(f"faults[{i}].agents", fault.agents) for i, fault in enumerate(self.faults)]
+        links = self.network.links
+        chosen += [(f"network.links[{i}].agents", link.agents) for i, link in enumerate(links)]
+        for key, selectors in chosen:
+            for selector in selectors:
+                kind, _, arg = selector.partition(":")
+                if kind != "depth" or not (arg.isascii() and arg.isdigit()):
+                    continue
+                if int(arg) > deepest:
+                    tree = (
+                        f"the tree's last level is depth:{deepest}"
+                        if self.topology.kind == "balanced"
+                        else f"a random tree of {self.topology.agents} agents may end at"
+                        f" depth:{deepest}"
+                    )
+                    raise FieldError(key, f"agent selector {selector!r} matches nothing: {tree}")
 
 
 def bundled_names() -> list[str]:

@@ -270,8 +270,17 @@ def resolve_selector(h: Hierarchy, selector: str) -> list[str]:
     kind, _, arg = selector.partition(":")
     if kind == "subtree" and arg in h:
         return [arg, *h.descendants(arg)]
-    if kind == "depth" and arg.isdigit():
-        return [n for n in h.graph.nodes if h.depth(n) == int(arg)]
+    # ASCII digits only: "depth:²" passes str.isdigit() but not int().
+    if kind == "depth" and arg.isascii() and arg.isdigit():
+        chosen = [n for n in h.graph.nodes if h.depth(n) == int(arg)]
+        if not chosen:
+            # Past the last level: a fault there would silently hit nobody.
+            deepest = max(h.depth(n) for n in h.graph.nodes)
+            raise ValueError(
+                f"agent selector {selector!r} matches nothing: the tree's last level is"
+                f" depth:{deepest}"
+            )
+        return chosen
     if selector in h:
         return [selector]
     raise ValueError(

@@ -5,11 +5,17 @@ runs, naming the file, the key path and what was expected."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from killswitch_cli.main import main
 from sim.rng import Dist
+from sim.runner import build_hierarchy, check_selectors
 from sim.scenario import Scenario, load_scenario, parse_scenario
 from sim.schema import ScenarioError
+from sim.world import resolve_selector
 
 #: One click; everything else takes its default (a balanced tree of depth 2).
 CLICK = """
@@ -28,6 +34,98 @@ def error_for(text: str) -> ScenarioError:
 
 def loads(text: str) -> Scenario:
     return parse_scenario(text, "fine.toml")
+
+
+# -- 1. selectors that match nothing -------------------------------------------------
+
+
+def test_a_depth_past_the_tree_named_with_set_is_refused() -> None:
+    # The auditor's case: the partition would have cut off nobody.
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario("partition_heal", ['faults[0].agents=["depth:9"]'])
+    err = caught.value
+    assert err.source == "scenarios/partition_heal.toml with --set"
+    assert err.path == "faults[0].agents"
+    assert "'depth:9' matches nothing" in err.message
+    assert "depth:2" in err.message  # where the tree ends
+
+
+def test_the_command_line_exits_2_naming_the_key(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["sim", "run", "partition_heal", "--set", 'faults[0].agents=["depth:9"]']
+    result = CliRunner().invoke(main, [*args, "--out", str(out), "--no-report"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "faults[0].agents: agent selector 'depth:9' matches nothing" in result.stderr
+    assert not out.exists()
+
+
+def test_the_last_level_of_a_balanced_tree_is_still_accepted() -> None:
+    fault = '[[faults]]\nkind = "partition"\nduration_s = 5\nagents = ["depth:2"]\n'
+    assert loads(fault + CLICK).faults[0].agents == ["depth:2"]
+
+
+@pytest.mark.parametrize("kind", ["partition", "cp_crash"])
+def test_an_empty_selector_list_is_refused(kind: str) -> None:
+    # It used to mean a fault that happens to nobody.
+    err = error_for(f'[[faults]]\nkind = "{kind}"\nagents = []\n' + CLICK)
+    assert err.path == "faults[0].agents"
+    assert "selects no agent, got []" in err.message
+
+
+def test_an_empty_link_is_refused_too() -> None:
+    # Refused before these fixes; the path is the link's table (tests/test_sim_links.py).
+    err = error_for('[[network.links]]\nname = "eu"\nagents = []\nloss = 0.1\n' + CLICK)
+    assert err.path == "network.links[0]"
+    assert err.message.startswith("agents: a link needs at least one agent selector")
+
+
+def test_a_link_past_the_tree_is_refused() -> None:
+    link = '[[network.links]]\nname = "eu"\nagents = ["leaves", "depth:3"]\nloss = 0.1\n'
+    err = error_for(link + CLICK)
+    assert err.path == "network.links[0].agents"
+    assert "'depth:3' matches nothing" in err.message
+
+
+def test_a_random_tree_refuses_a_depth_some_replication_may_not_reach() -> None:
+    # 6 agents, at most 2 children each: levels 0..1 hold 3, so every such tree
+    # reaches depth 2 (6 > 3), but a full tree of 1 + 2 + 4 needs no depth 3.
+    random = '[topology]\nkind = "random"\nagents = 6\nmax_children = 2\n'
+    fault = '[[faults]]\nkind = "partition"\nduration_s = 5\nagents = ["depth:{}"]\n'
+    err = error_for(random + fault.format(3) + CLICK)
+    assert err.path == "faults[0].agents"
+    assert "a random tree of 6 agents may end at depth:2" in err.message
+    scenario = loads(random + fault.format(2) + CLICK)
+    # What was accepted selects agents in every replication's tree.
+    for seed in range(50):
+        assert resolve_selector(build_hierarchy(scenario.topology, seed), "depth:2")
+
+
+def test_a_random_tree_needs_room_for_children() -> None:
+    err = error_for('[topology]\nkind = "random"\nmax_children = 0\n' + CLICK)
+    assert err.path == "topology.max_children"
+
+
+def test_an_explicit_tree_is_checked_against_the_tree_itself() -> None:
+    explicit = '[topology]\nkind = "explicit"\nedges = [["a", "b"], ["b", "c"]]\n'
+    click = '[[operator]]\nat_s = 10\ncommand = "TERMINATE"\ntarget = "a"\n'
+    fault = '[[faults]]\nkind = "partition"\nduration_s = 5\nagents = ["depth:{}"]\n'
+    ok = loads(explicit + fault.format(2) + click)
+    hierarchy = build_hierarchy(ok.topology, 1)
+    check_selectors(ok, hierarchy, "fine.toml")
+    beyond = loads(explicit + fault.format(3) + click)
+    with pytest.raises(ScenarioError) as caught:
+        check_selectors(beyond, hierarchy, "fine.toml")
+    assert caught.value.path == "faults[0].agents"
+    assert "'depth:3' matches nothing: the tree's last level is depth:2" in caught.value.message
+
+
+def test_resolve_selector_refuses_what_matches_nothing() -> None:
+    hierarchy = build_hierarchy(loads(CLICK).topology, 1)
+    assert resolve_selector(hierarchy, "depth:0") == ["agent-0"]
+    for selector in ("depth:3", "depth:²", "nobody"):  # "²".isdigit() is True
+        with pytest.raises(ValueError, match="matches nothing"):
+            resolve_selector(hierarchy, selector)
 
 
 # -- 4. distributions -------------------------------------------------------------------
