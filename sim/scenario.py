@@ -451,10 +451,20 @@ class Scenario:
             raise ValueError("operator: at least one [[operator]] command is needed")
         if self.control_plane.profile == "seed" and self.control_plane.algorithm == "Ed25519":
             raise ValueError("control_plane.algorithm: the seed profile signs with RS256 or ES256")
-        for command in self.operator:
-            if command.via == "network" and not set(self.transports.listen) - {"file"}:
-                raise ValueError(
-                    "operator: a network command needs a network transport in transports.listen"
+        listen = self.transports.listen
+        for i, command in enumerate(self.operator):
+            if command.via == "network" and not set(listen) - {"file"}:
+                raise FieldError(
+                    f"operator[{i}].via",
+                    f"a network command needs a network transport in transports.listen,"
+                    f" got {listen}",
+                )
+            if command.via == "file" and "file" not in listen:
+                # Nobody reads the kill file: the command would reach no agent.
+                raise FieldError(
+                    f"operator[{i}].via",
+                    f'a file command needs "file" in transports.listen (no agent reads'
+                    f" the kill file), got {listen}",
                 )
         self._check_depth_selectors()
         end = self.meta.duration_s

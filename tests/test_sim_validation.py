@@ -128,6 +128,25 @@ def test_resolve_selector_refuses_what_matches_nothing() -> None:
             resolve_selector(hierarchy, selector)
 
 
+# -- 2. a kill file nobody reads ------------------------------------------------------
+
+
+def test_a_file_command_needs_agents_that_read_the_file() -> None:
+    text = CLICK + '[[operator]]\nat_s = 20\ncommand = "PAUSE"\nvia = "file"\n'
+    err = error_for(text)
+    assert err.path == "operator[1].via"
+    assert 'needs "file" in transports.listen' in err.message
+    assert "['sse', 'poll']" in err.message  # what listen is
+    listening = loads('[transports]\nlisten = ["sse", "file"]\n' + text)
+    assert listening.operator[1].via == "file"
+
+
+def test_a_network_command_without_a_network_transport_names_its_via() -> None:
+    err = error_for('[transports]\nlisten = ["file"]\n' + CLICK)
+    assert err.path == "operator[0].via"
+    assert "needs a network transport" in err.message
+
+
 # -- 4. distributions -------------------------------------------------------------------
 
 
