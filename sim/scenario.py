@@ -8,6 +8,7 @@ thresholds and expectations (the checkers' pass/fail criteria).
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -405,6 +406,13 @@ class Sla:
     total_target_s: float = 35.0
     total_max_s: float = 60.0
 
+    def __post_init__(self) -> None:
+        # A zero or negative threshold makes every pair a miss: no run could comply.
+        for key in (f.name for f in dataclasses.fields(self)):
+            value = getattr(self, key)
+            if not value > 0:
+                raise FieldError(key, f"an SLA threshold must be positive, got {value:g}")
+
 
 @dataclass(frozen=True)
 class Expect:
@@ -431,6 +439,16 @@ class Expect:
             raise ValueError(
                 f"violations: unknown checker {unknown[0]!r}; known: {', '.join(CHECKERS)}"
             )
+        # A negative limit fails every run whatever happens, and a compliance
+        # outside [0, 1] is no fraction: either way the expectation tests nothing.
+        for key in (f.name for f in dataclasses.fields(self)):
+            value = getattr(self, key)
+            if key == "violations" or value is None:
+                continue
+            if key == "min_sla_compliance" and not 0.0 <= value <= 1.0:
+                raise FieldError(key, f"a fraction of pairs in [0, 1], got {value:g}")
+            if not value >= 0:
+                raise FieldError(key, f"must not be negative, got {value:g}")
 
 
 @dataclass(frozen=True)

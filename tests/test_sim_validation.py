@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from killswitch_cli.main import main
 from sim.rng import Dist
 from sim.runner import build_hierarchy, check_selectors
-from sim.scenario import Scenario, load_scenario, parse_scenario
+from sim.scenario import Scenario, Sla, load_scenario, parse_scenario
 from sim.schema import ScenarioError
 from sim.world import resolve_selector
 
@@ -145,6 +145,50 @@ def test_a_network_command_without_a_network_transport_names_its_via() -> None:
     err = error_for('[transports]\nlisten = ["file"]\n' + CLICK)
     assert err.path == "operator[0].via"
     assert "needs a network transport" in err.message
+
+
+# -- 3. SLA and expectation thresholds -----------------------------------------------
+
+SLA_KEYS = [name for name in Sla.__dataclass_fields__]
+
+
+@pytest.mark.parametrize("key", SLA_KEYS)
+@pytest.mark.parametrize("value", [0, -1])
+def test_every_sla_threshold_must_be_positive(key: str, value: int) -> None:
+    err = error_for(f"[sla]\n{key} = {value}\n" + CLICK)
+    assert err.path == f"sla.{key}"
+    assert f"must be positive, got {value}" in err.message
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_min_sla_compliance_is_a_fraction(value: float) -> None:
+    err = error_for(f"[expect]\nmin_sla_compliance = {value}\n" + CLICK)
+    assert err.path == "expect.min_sla_compliance"
+    assert "[0, 1]" in err.message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "all_halted_within_s",
+        "all_terminated_within_s",
+        "max_orphans",
+        "p99_delivery_s",
+        "p99_total_s",
+        "max_spend_after_click",
+    ],
+)
+def test_expectation_limits_must_not_be_negative(key: str) -> None:
+    err = error_for(f"[expect]\n{key} = -1\n" + CLICK)
+    assert err.path == f"expect.{key}"
+    assert "must not be negative, got -1" in err.message
+    assert getattr(loads(f"[expect]\n{key} = 0\n" + CLICK).expect, key) == 0
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    for value in (0, 1):
+        scenario = loads(f"[expect]\nmin_sla_compliance = {value}\n" + CLICK)
+        assert scenario.expect.min_sla_compliance == value
 
 
 # -- 4. distributions -------------------------------------------------------------------
