@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch_cli.main import main
+from sim.budget import MAX_FORGERIES
 from sim.rng import Dist
 from sim.runner import build_hierarchy, check_selectors
 from sim.scenario import Scenario, Sla, load_scenario, parse_scenario
@@ -243,3 +244,25 @@ def test_every_distribution_written_in_full_loads() -> None:
     assert scenario.network.reorder_delay == Dist("exponential", mean=2.0)
     assert scenario.network.cascade_latency == Dist.const(0.0)
     assert scenario.agents.cleanup_s == Dist("uniform", low=1.0, high=5.0)
+
+
+# -- 5. the forged-flood cap over all floods ------------------------------------------
+
+FLOOD = '[[faults]]\nkind = "forged_flood"\nat_s = 0\nduration_s = 100\nrate_per_s = {}\n'
+
+
+def test_the_forgery_cap_is_over_all_floods_together() -> None:
+    # 9,000/s for 100 s is 900,000: one is fine, two are 1.8 million.
+    meta = "[meta]\nduration_s = 180\n"
+    assert loads(meta + FLOOD.format(9000) + CLICK).faults[0].rate_per_s == 9000
+    err = error_for(meta + FLOOD.format(9000) + FLOOD.format(9000) + CLICK)
+    assert err.path == ""
+    assert err.message.startswith("faults[0].rate_per_s, faults[1].rate_per_s:")
+    assert "together: 1.8e+06" in err.message
+    assert f"more than {MAX_FORGERIES:,} forged commands" in err.message
+
+
+def test_floods_under_the_cap_together_and_other_faults_do_not_count() -> None:
+    partition = '[[faults]]\nkind = "partition"\nduration_s = 100\n'
+    text = FLOOD.format(4000) + partition + FLOOD.format(5000) + CLICK
+    assert len(loads(text).faults) == 3
