@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Literal
 
 from sim.budget import check_budget
@@ -63,6 +63,28 @@ class Meta:
 
     def __post_init__(self) -> None:
         _require(self, positive=("duration_s", "max_events"))
+        _check_name(self.name)
+
+
+def _check_name(name: str) -> None:
+    """``meta.name`` is the default output folder ``out/<name>``: it must be one
+    folder name, or a run would write outside ``out/`` (``..``, ``/etc``) or
+    into ``out/`` itself (``""``, ``.``)."""
+    problem = None
+    if name in ("", ".", ".."):
+        problem = "is not a folder name"
+    elif name.startswith(("/", "\\")) or PureWindowsPath(name).drive:
+        problem = "is an absolute path"  # or "C:x", which replaces out/ on Windows too
+    elif "/" in name or "\\" in name:
+        problem = "contains a path separator"
+    elif "\0" in name:
+        problem = "contains a NUL character"
+    if problem:
+        raise FieldError(
+            "name",
+            f"{name!r} {problem}; it names the default output folder out/<name>, so it must"
+            " be a single folder name (no /, \\, . or ..)",
+        )
 
 
 @dataclass(frozen=True)

@@ -266,3 +266,33 @@ def test_floods_under_the_cap_together_and_other_faults_do_not_count() -> None:
     partition = '[[faults]]\nkind = "partition"\nduration_s = 100\n'
     text = FLOOD.format(4000) + partition + FLOOD.format(5000) + CLICK
     assert len(loads(text).faults) == 3
+
+
+# -- 6. meta.name is a folder name ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [  # as written in TOML
+        ('""', "is not a folder name"),
+        ('"."', "is not a folder name"),
+        ('".."', "is not a folder name"),
+        ('"/tmp/x"', "is an absolute path"),
+        (r"'\\server\share'", "is an absolute path"),
+        ('"C:x"', "is an absolute path"),
+        ('"a/b"', "contains a path separator"),
+        ('"../up"', "contains a path separator"),
+        (r"'a\b'", "contains a path separator"),
+        (r'"a\u0000b"', "contains a NUL character"),
+    ],
+)
+def test_a_name_that_is_no_single_folder_is_refused(name: str, why: str) -> None:
+    err = error_for(f"[meta]\nname = {name}\n" + CLICK)
+    assert err.path == "meta.name"
+    assert why in err.message
+    assert "out/<name>" in err.message
+
+
+def test_ordinary_names_are_accepted() -> None:
+    for name in ("my-run", "seed_as_written", "v1.2", "baseline+swarm7", "with space"):
+        assert loads(f'[meta]\nname = "{name}"\n' + CLICK).meta.name == name
