@@ -187,6 +187,16 @@ class Sse:
             positive=("retry_s", "backoff_max_s"),
             non_negative=("jitter", "heartbeat_s", "read_timeout_s", "drops_per_hour"),
         )
+        if 0 < self.read_timeout_s <= self.heartbeat_s:
+            # A real client would time out a healthy, merely quiet stream between
+            # two heartbeats and reconnect forever; the model only ever times out
+            # a stalled stream, so it would report a design that cannot work.
+            raise FieldError(
+                "heartbeat_s",
+                f"{self.heartbeat_s:g} is not below read_timeout_s = {self.read_timeout_s:g}: a"
+                " healthy stream would time out between heartbeats (the model does not"
+                " simulate that); make heartbeat_s smaller than read_timeout_s",
+            )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from killswitch_cli.main import main
 from sim.budget import MAX_FORGERIES
 from sim.rng import Dist
-from sim.runner import build_hierarchy, check_selectors
+from sim.runner import build_hierarchy, check_selectors, run_once
 from sim.scenario import Scenario, Sla, load_scenario, parse_scenario
 from sim.schema import ScenarioError
 from sim.world import resolve_selector
@@ -296,3 +296,26 @@ def test_a_name_that_is_no_single_folder_is_refused(name: str, why: str) -> None
 def test_ordinary_names_are_accepted() -> None:
     for name in ("my-run", "seed_as_written", "v1.2", "baseline+swarm7", "with space"):
         assert loads(f'[meta]\nname = "{name}"\n' + CLICK).meta.name == name
+
+
+# -- 7. SSE heartbeats inside the read timeout ---------------------------------------
+
+
+@pytest.mark.parametrize(("heartbeat", "timeout"), [(45, 45), (60, 45), (5, 0.5)])
+def test_a_heartbeat_not_below_the_read_timeout_is_refused(
+    heartbeat: float, timeout: float
+) -> None:
+    sse = f"[transports.sse]\nheartbeat_s = {heartbeat}\nread_timeout_s = {timeout}\n"
+    err = error_for(sse + CLICK)
+    assert err.path == "transports.sse.heartbeat_s"
+    assert f"is not below read_timeout_s = {timeout:g}" in err.message
+    assert "healthy stream would time out" in err.message
+
+
+@pytest.mark.parametrize(("heartbeat", "timeout"), [(15, 45), (0, 45), (15, 0), (0, 0)])
+def test_heartbeats_inside_the_timeout_or_either_off_are_accepted(
+    heartbeat: float, timeout: float
+) -> None:
+    sse = f"[transports.sse]\nheartbeat_s = {heartbeat}\nread_timeout_s = {timeout}\n"
+    scenario = loads("[meta]\nduration_s = 30\n" + sse + CLICK)
+    assert run_once(scenario, 1).virtual_s == 30
