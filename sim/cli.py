@@ -5,6 +5,7 @@ Exit 0 ok, 1 failed, 2 bad input, 130 interrupted (what was done is kept).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Iterator
@@ -148,7 +149,7 @@ def run(
     finished so far (marked as interrupted; exit 130).
     """
     from sim.expect import evaluate
-    from sim.montecarlo import Interrupted, replication_seeds, run_replications
+    from sim.montecarlo import Interrupted, _no_interrupt, replication_seeds, run_replications
     from sim.results import TREE_LIMIT, build_results, reproduce_command, write_results
     from sim.runner import run_once
 
@@ -162,11 +163,8 @@ def run(
     edges = [(parent, child) for parent, child in hierarchy.graph.edges] if small else None
     del hierarchy  # each run builds its own; a million-agent graph is worth freeing
     out = out or default_out(scenario.meta.name, scenario_ref)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "trace.jsonl").open("w").close()  # the first replication writes it
-    except OSError as exc:
-        _fail_input(f"--out {out}: cannot write there: {exc.strerror or exc}")
+    trace = out / "trace.jsonl"
+    staged = click.get_current_context().with_resource(_staged(trace))
     click.echo(
         f"seed={master} scenario={scenario.meta.name} replications={replications} jobs={jobs}"
     )
@@ -175,41 +173,45 @@ def run(
     try:
         if replications == 1:
             with _clock_bar(scenario.meta.duration_s) as clock:
-                first, summary = run_replications(
-                    scenario, seeds, jobs, out / "trace.jsonl", clock=clock
-                )
+                first, summary = run_replications(scenario, seeds, jobs, staged, clock=clock)
         else:
             with _progress(replications) as advance:
-                first, summary = run_replications(
-                    scenario, seeds, jobs, out / "trace.jsonl", advance
-                )
+                first, summary = run_replications(scenario, seeds, jobs, staged, advance)
     except Interrupted as stop:
         first, summary, interrupted = stop.first, stop.summary, True
     except KeyboardInterrupt:
         click.echo("interrupted before the first replication finished: nothing written", err=True)
         sys.exit(130)
     wall = time.perf_counter() - started
-    outcomes = evaluate(scenario.expect, summary)
-    if check_determinism and not interrupted:
-        again = run_once(scenario, seeds[0])
-        same = again.digest == first.digest
-        from sim.expect import Outcome
-
-        outcomes.append(Outcome("determinism", first.digest, again.digest, same))
-    done = seeds[: summary.runs]  # replications finish in seed order
-    results = build_results(
-        scenario, scenario_ref, text, master, done, summary, outcomes, first, edges, overrides
-    )
-    results["wall_s"] = round(wall, 3)
-    if interrupted:
-        results["interrupted"] = {"requested": replications, "done": summary.runs}
-    _print_summary(results, wall, first.virtual_s * len(done))
     try:
-        path = write_results(results, out)
-    except OSError as exc:  # e.g. the disk filled up during the run
-        click.echo(f"error: results not written: {exc}", err=True)
-        sys.exit(2)
-    click.echo(f"results: {path}  trace: {out / 'trace.jsonl'}")
+        outcomes = evaluate(scenario.expect, summary)
+        if check_determinism and not interrupted:
+            again = run_once(scenario, seeds[0])
+            same = again.digest == first.digest
+            from sim.expect import Outcome
+
+            outcomes.append(Outcome("determinism", first.digest, again.digest, same))
+        done = seeds[: summary.runs]  # replications finish in seed order
+        results = build_results(
+            scenario, scenario_ref, text, master, done, summary, outcomes, first, edges, overrides
+        )
+        results["wall_s"] = round(wall, 3)
+        if interrupted:
+            results["interrupted"] = {"requested": replications, "done": summary.runs}
+        _print_summary(results, wall, first.virtual_s * len(done))
+    except KeyboardInterrupt:  # a second Ctrl-C, or one during --check-determinism
+        click.echo("interrupted before the results were written: nothing written", err=True)
+        sys.exit(130)
+    # Results and trace replace the folder's previous pair together: Ctrl-C is
+    # held back until both are in place.
+    with _no_interrupt():
+        try:
+            path = write_results(results, out)
+            staged.replace(trace)
+        except OSError as exc:  # e.g. the disk filled up during the run
+            click.echo(f"error: results not written: {exc}", err=True)
+            sys.exit(2)
+    click.echo(f"results: {path}  trace: {trace}")
     if interrupted:
         click.echo(
             f"interrupted: {summary.runs} of {replications} replications done;"
@@ -222,6 +224,32 @@ def run(
     sys.exit(130 if interrupted else 0 if results["passed"] else 1)
 
 
+@contextlib.contextmanager
+def _staged(trace: Path) -> Iterator[Path]:
+    """The file a run writes its trace to instead of ``trace``: ``trace.jsonl.tmp``
+    in the same folder, which the run moves into place (``replace``) only once
+    its results.json is written. Whatever is left of it at the end is removed,
+    and so is the folder if this run made it and left it empty: an interrupted
+    or failed run leaves the folder as it was (it used to leave a partial trace
+    beside the previous run's results). Exit 2 if the folder cannot be written,
+    before the run rather than after it."""
+    out = trace.parent
+    made = not out.exists()
+    staged = trace.with_name(trace.name + ".tmp")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staged.open("w").close()
+    except OSError as exc:
+        _fail_input(f"--out {out}: cannot write there: {exc.strerror or exc}")
+    try:
+        yield staged
+    finally:
+        staged.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):  # not empty: something was written
+                out.rmdir()
+
+
 def _render_report(results_path: Path, out: Path) -> None:
     try:
         from reports.render import render_reports
@@ -230,6 +258,9 @@ def _render_report(results_path: Path, out: Path) -> None:
     try:
         written = render_reports([results_path], out)
         click.echo(f"report: {written[0] if written else out}")
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: report not rendered; results and trace are in {out}", err=True)
+        sys.exit(130)
     except Exception as exc:  # a report problem must not lose computed results
         click.echo(f"warning: report not rendered: {exc}", err=True)
 

@@ -4,9 +4,11 @@ intact, bounded options, honest reproduce and digest lines."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -229,3 +231,115 @@ def test_run_never_writes_outside_out_for_its_name(
     assert "meta.name" in result.stderr and "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
     assert list(work.iterdir()) == []
+
+
+# --- an interrupted run leaves the output folder as it was --------------------
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _interrupt_the_first_replication_half_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C half-way through the first replication, once it wrote part of its trace."""
+    import sim.montecarlo
+
+    real = sim.montecarlo.run_once
+
+    def run_once(*args: Any, **kwargs: Any) -> Any:
+        def clock(now: float) -> None:
+            if now >= 30:
+                raise KeyboardInterrupt
+
+        return real(*args, **{**kwargs, "clock": clock})
+
+    monkeypatch.setattr(sim.montecarlo, "run_once", run_once)
+
+
+@pytest.mark.parametrize("replications", ["1", "3"])
+def test_an_interrupted_rerun_leaves_the_previous_results_and_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replications: str
+) -> None:
+    out = tmp_path / "out"
+    first = invoke("run", "baseline", "--out", str(out), "--no-report")
+    assert first.exit_code == 0, first.output
+    before = _files(out)
+    assert set(before) == {"results.json", "trace.jsonl"}
+    _interrupt_the_first_replication_half_way(monkeypatch)
+    again = invoke("run", "baseline", "--seed", "2", "--replications", replications,
+                   "--out", str(out), "--no-report")  # fmt: skip
+    assert again.exit_code == 130, again.output
+    assert "nothing written" in again.stderr
+    assert _files(out) == before  # no partial trace, no temporary file
+
+
+def test_an_interrupt_in_the_first_replication_leaves_no_new_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupt_the_first_replication_half_way(monkeypatch)
+    result = invoke("run", "baseline", "--out", str(tmp_path / "new"), "--no-report")
+    assert result.exit_code == 130
+    assert "nothing written" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_monte_carlo_run_writes_a_trace_matching_its_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.montecarlo
+
+    out = tmp_path / "out"
+    assert invoke("run", "baseline", "--seed", "9", "--out", str(out), "--no-report").exit_code == 0
+    real = sim.montecarlo.run_once
+    calls = [0]
+
+    def run_once(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 3:  # Ctrl-C during the third replication
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.montecarlo, "run_once", run_once)
+    result = invoke("run", "baseline", "--replications", "5", "--out", str(out), "--no-report")
+    assert result.exit_code == 130, result.output
+    assert set(_files(out)) == {"results.json", "trace.jsonl"}
+    results = json.loads((out / "results.json").read_text())
+    assert results["interrupted"] == {"requested": 5, "done": 2}
+    trace = (out / "trace.jsonl").read_bytes()
+    assert hashlib.sha256(trace).hexdigest() == results["first_run"]["digest"]
+
+
+def test_results_that_cannot_be_written_leave_the_previous_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.results
+
+    out = tmp_path / "out"
+    assert invoke("run", "baseline", "--out", str(out), "--no-report").exit_code == 0
+    before = _files(out)
+
+    def full_disk(results: Any, folder: Path) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sim.results, "write_results", full_disk)
+    result = invoke("run", "baseline", "--seed", "3", "--out", str(out), "--no-report")
+    assert result.exit_code == 2
+    assert "results not written" in result.stderr
+    assert _files(out) == before
+
+
+def test_ctrl_c_during_the_determinism_check_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.montecarlo  # imported first: it keeps its own reference to the real run
+    import sim.runner
+
+    def run_once(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt  # the determinism check, after the replication itself
+
+    monkeypatch.setattr(sim.runner, "run_once", run_once)
+    out = tmp_path / "out"
+    result = invoke("run", "baseline", "--check-determinism", "--out", str(out), "--no-report")
+    assert result.exit_code == 130, result.output
+    assert "nothing written" in result.stderr
+    assert not out.exists()
