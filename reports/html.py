@@ -40,9 +40,9 @@ def _figure(plot: Plot) -> str:
     )
 
 
-def _phases_table(phases: dict[str, Any]) -> str:
+def _phases_table(phases: dict[str, Any], missing: dict[str, int]) -> str:
     rows = []
-    for r in phase_table(phases):
+    for r in phase_table(phases, missing):
         within = r.get("within_max")
         over = within is not None and within["met"] < within["n"]
         rows.append(
@@ -119,7 +119,15 @@ def _sim_section(sim: SimInput, plots: list[Plot]) -> str:
     out.append(f'<h3 id="{label}-expectations">Expectations</h3>')
     out.append(table(["expectation", "expected", "actual", "verdict"], rows))
     out.append(f'<h3 id="{label}-phases">SLA phases (all transports)</h3>')
-    out.append(_phases_table(s["phases"]))
+    out.append(_phases_table(s["phases"], s.get("missing", {})))
+    lost = s.get("missing", {})
+    if lost:
+        what = {"delivery": "never delivered", "total": "never finished"}
+        items = ", ".join(f"{n} {what.get(p, p)}" for p, n in sorted(lost.items()))
+        out.append(
+            f"<p>Pairs without a phase ({escape(items)}) have no duration above; they count"
+            " against its share within the maximum.</p>"
+        )
     out.append(f'<h3 id="{label}-plots">Plots</h3>')
     out.extend(_figure(p) for p in plots)
     if not plots:

@@ -33,7 +33,7 @@ def _sim(sim: SimInput) -> list[str]:
         "| phase | n | p50 | p99 | max | SLA target / max | within max |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in phase_table(d["summary"]["phases"]):
+    for r in phase_table(d["summary"]["phases"], d["summary"].get("missing")):
         limit = f"{seconds(r['target'])} / {seconds(r['maximum'])}" if "maximum" in r else "-"
         within = percent(r["within_max"]["rate"]) if "within_max" in r else "-"
         lines.append(

@@ -66,7 +66,7 @@ def report_json(inputs: list[Input]) -> dict[str, Any]:
                 "scenario": item.name,
                 "replications": item.data["replications"],
                 "headline": headline(item.data),
-                "phases": phase_table(s["phases"]),
+                "phases": phase_table(s["phases"], s.get("missing")),
                 "by_transport": {v: phase_table(p) for v, p in sorted(s["by_transport"].items())},
                 "by_link": {v: phase_table(p) for v, p in sorted(s.get("by_link", {}).items())},
                 "compliance": s["compliance"],

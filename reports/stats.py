@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from sim.aggregate import wilson
@@ -154,10 +155,14 @@ def headline(data: dict[str, Any]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1] + "."
 
 
-def phase_table(phases: dict[str, Any]) -> list[dict[str, Any]]:
+def phase_table(
+    phases: dict[str, Any], missing: Mapping[str, int] | None = None
+) -> list[dict[str, Any]]:
     """Rows for a table of distributions: the seed's phases first, then the rest
     (time_to_halt); percentiles with n, the SLA limits, and the share within
-    the maximum with its Wilson 95% interval."""
+    the maximum with its Wilson 95% interval. ``missing`` (the summary's): pairs
+    that never had a phase, which count against its shares (a command never
+    delivered was not delivered within the maximum)."""
     order = [p for p in SLA_PHASES if p in phases] + sorted(set(phases) - set(SLA_PHASES))
     rows = []
     for phase in order:
@@ -166,8 +171,12 @@ def phase_table(phases: dict[str, Any]) -> list[dict[str, Any]]:
         for name, key in (*PERCENTILE_KEYS, ("max", "max")):
             row[name] = d.get(key)
         if "maximum" in d and row["n"]:
+            lost = int((missing or {}).get(phase, 0))
+            pairs = row["n"] + lost
             row["target"], row["maximum"] = d.get("target"), d["maximum"]
-            row["within_target"] = rate(int(d.get("within_target", 0)), row["n"])
-            row["within_max"] = rate(int(d.get("within_max", 0)), row["n"])
+            row["within_target"] = rate(int(d.get("within_target", 0)), pairs)
+            row["within_max"] = rate(int(d.get("within_max", 0)), pairs)
+            if lost:
+                row["missing"] = lost
         rows.append(row)
     return rows

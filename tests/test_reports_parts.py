@@ -15,6 +15,7 @@ from reports.stats import (
     headline,
     interrupted_note,
     long_tail,
+    phase_table,
     quantile,
 )
 from reports.tree import tidy_layout
@@ -136,3 +137,15 @@ def test_reproduce_options_repeat_exactly_the_runs_reported() -> None:
     assert reproduce_options(cut_short) == "--seed 123"
     assert interrupted_note(cut_short) == "Ctrl-C after 1 of 40 replications"
     assert interrupted_note(batch) is None
+
+
+def test_pairs_never_delivered_count_against_the_share_within_the_maximum() -> None:
+    # 8 deliveries, all within the 30 s maximum, and 2 pairs never delivered:
+    # 8 of 10 were delivered in time, not 8 of 8.
+    phases = {"delivery": describe(array("d", [1.0] * 8), (5.0, 30.0))}
+    (row,) = phase_table(phases, {"delivery": 2, "total": 3})
+    assert (row["n"], row["missing"]) == (8, 2)
+    assert (row["within_max"]["met"], row["within_max"]["n"]) == (8, 10)
+    assert row["within_target"]["rate"] == 0.8
+    (row,) = phase_table(phases)  # older results carry no missing counts
+    assert (row["within_max"]["n"], "missing" in row) == (8, False)
