@@ -14,13 +14,16 @@ then any number of ``deliver``/``state``/``advance``/``restart`` calls.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
 import importlib.util
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -289,6 +292,140 @@ class ImplementationError(Exception):
 
 class Unresponsive(ImplementationError):
     """The implementation did not answer in time, or could not be started."""
+
+
+class _Interrupts:
+    """Whether a KeyboardInterrupt is the user's Ctrl-C (see :func:`watch_interrupts`)."""
+
+    #: Nesting depth of :func:`watch_interrupts` (0: not watching).
+    depth = 0
+    #: The watch can tell: a real SIGINT would go through its handler.
+    reliable = False
+    #: A real SIGINT arrived while watching.
+    seen = False
+
+
+@contextlib.contextmanager
+def watch_interrupts() -> Iterator[None]:
+    """Tell a user's Ctrl-C from a ``KeyboardInterrupt`` an implementation raises.
+
+    While active (in the main thread), SIGINT goes through a handler that notes
+    it before doing what the previous handler did. A ``KeyboardInterrupt`` with
+    no SIGINT noted came from the implementation's own code: it fails the case.
+    Where the signal cannot be watched (another thread), every
+    ``KeyboardInterrupt`` counts as the user's.
+    """
+    if _Interrupts.depth:
+        _Interrupts.depth += 1
+        try:
+            yield
+        finally:
+            _Interrupts.depth -= 1
+        return
+    previous: Any = None
+    installed = False
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is signal.SIG_IGN:
+            _Interrupts.reliable = True  # no Ctrl-C can raise anything
+        elif previous is signal.SIG_DFL or callable(previous):
+
+            def noted(signum: int, frame: Any) -> None:
+                _Interrupts.seen = True
+                if callable(previous):
+                    previous(signum, frame)
+                else:
+                    raise KeyboardInterrupt
+
+            signal.signal(signal.SIGINT, noted)
+            installed = _Interrupts.reliable = True
+    _Interrupts.depth, _Interrupts.seen = 1, False
+    try:
+        yield
+    finally:
+        _Interrupts.depth, _Interrupts.reliable = 0, False
+        if installed:
+            signal.signal(signal.SIGINT, previous)
+
+
+def interrupted_by_user() -> bool:
+    """Whether a ``KeyboardInterrupt`` caught now is (or may be) the user's Ctrl-C."""
+    return not (_Interrupts.depth and _Interrupts.reliable) or _Interrupts.seen
+
+
+def escaped(op: str, exc: BaseException) -> ImplementationError | None:
+    """The case failure for a ``BaseException`` (not an ``Exception``) that left the
+    implementation's ``op`` — ``sys.exit()``, a ``KeyboardInterrupt`` it raised
+    itself — or None for the user's own Ctrl-C, which must stop the run."""
+    if isinstance(exc, KeyboardInterrupt) and interrupted_by_user():
+        return None
+    if isinstance(exc, SystemExit):
+        return ImplementationError(
+            f"{op} tried to exit the process (SystemExit, exit code {exc.code!r}):"
+            " an implementation under test must return, not call sys.exit()"
+        )
+    text = f": {exc}" if str(exc) else ""
+    return ImplementationError(
+        f"{op} raised {type(exc).__name__}{text} (not an Exception: it would have stopped"
+        " the harness)"
+    )
+
+
+def _guarded(op: str, fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception:
+        raise  # the context reports these with their text
+    except BaseException as exc:
+        error = escaped(op, exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+class GuardedImplementation:
+    """An in-process implementation whose calls cannot stop the harness: a
+    ``SystemExit`` (the seed's ``sys.exit(0)`` after a TERMINATE) or a
+    ``KeyboardInterrupt`` it raises itself becomes an
+    :class:`ImplementationError`, which fails the current case. Other
+    attributes (``capabilities``, ``close``, anything else) are the object's own."""
+
+    def __init__(self, impl: Any) -> None:
+        self.wrapped = impl
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "wrapped":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        value = getattr(self.wrapped, name)
+        if name == "close" and callable(value):
+            return functools.partial(_guarded, "close", value)
+        return value
+
+    def start(self, config: Config) -> None:
+        _guarded("start", self.wrapped.start, config)
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Any:
+        return _guarded("deliver", self.wrapped.deliver, raw, now, via, to)
+
+    def state(self, agent: str | None = None) -> Any:
+        return _guarded("state", self.wrapped.state, agent)
+
+    def restart(self) -> None:
+        _guarded("restart", self.wrapped.restart)
+
+    def advance(self, now: float) -> None:
+        _guarded("advance", self.wrapped.advance, now)
+
+
+class GuardedFactory:
+    """``factory()`` returning :class:`GuardedImplementation` objects; the factory
+    call itself is guarded the same way."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.wrapped = factory
+
+    def __call__(self) -> Any:
+        return GuardedImplementation(_guarded("the factory", self.wrapped))
 
 
 class BadTarget(ValueError):

@@ -30,9 +30,13 @@ from conformance.adapter import (
     BadTarget,
     Capabilities,
     ClockMode,
+    Factory,
+    GuardedFactory,
     ImplementationError,
     Unresponsive,
+    escaped,
     load_factory,
+    watch_interrupts,
 )
 from conformance.catalog import Case, cases_up_to
 from conformance.clock import ClockUnsupported
@@ -158,25 +162,31 @@ def build_setup(
     if margin < 0 or max_wait < 0 or timeout <= 0:
         raise BadInput("--margin and --max-wait must be >= 0 and --timeout > 0")
     work = scratch_dir(work_dir)
+    factory: Factory
     if impl is not None:
         try:
-            factory = load_factory(impl)
-            probe = factory()
+            factory = GuardedFactory(load_factory(impl))
         except BadTarget as exc:
             raise BadInput(str(exc)) from None
-        except Exception as exc:
-            raise BadInput(
-                f"--impl {impl}: calling the factory failed: {type(exc).__name__}: {exc}"
-            ) from None
-        capabilities = getattr(probe, "capabilities", None)
-        if not isinstance(capabilities, Capabilities):
-            raise BadInput(
-                f"--impl {impl}: the object has no 'capabilities' attribute of type"
-                " conformance.adapter.Capabilities"
-            )
-        close = getattr(probe, "close", None)
-        if callable(close):
-            close()
+        with watch_interrupts():
+            try:
+                probe = factory()
+            except Exception as exc:
+                raise BadInput(
+                    f"--impl {impl}: calling the factory failed: {_raised(exc)}"
+                ) from None
+            capabilities = getattr(probe, "capabilities", None)
+            if not isinstance(capabilities, Capabilities):
+                raise BadInput(
+                    f"--impl {impl}: the object has no 'capabilities' attribute of type"
+                    " conformance.adapter.Capabilities"
+                )
+            close = getattr(probe, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as exc:
+                    raise BadInput(f"--impl {impl}: close() failed: {_raised(exc)}") from None
     else:
         from conformance.subprocess_adapter import SubprocessFactory
 
@@ -213,6 +223,11 @@ def build_setup(
         margin=margin,
         max_wait=max_wait,
     )
+
+
+def _raised(exc: Exception) -> str:
+    """What an exception says, its type named unless it is the harness's own report."""
+    return str(exc) if isinstance(exc, ImplementationError) else f"{type(exc).__name__}: {exc}"
 
 
 def scratch_dir(parent: Path | None = None) -> Path:
@@ -254,6 +269,11 @@ def run_case(setup: Setup, case: Case) -> CaseResult:
             f"needs the feature(s) {', '.join(sorted(missing))}, not declared",
             limitation="capability",
         )
+    with watch_interrupts():
+        return _run_case(setup, case)
+
+
+def _run_case(setup: Setup, case: Case) -> CaseResult:
     ctx = Context(setup, case.id, case_seed(setup.seed, case.id))
     ctx.requirements = case.requirements
     started = time.perf_counter()
@@ -291,8 +311,16 @@ def run_case(setup: Setup, case: Case) -> CaseResult:
             f"internal error in the suite: {type(exc).__name__}: {exc}\n"
             + traceback.format_exc(limit=4),
         )
+    except BaseException as exc:
+        # sys.exit() or a KeyboardInterrupt of its own from code the guard does not
+        # wrap (a factory set on the Setup directly, a profile class): fail the case
+        # and go on. Only the user's Ctrl-C stops the run.
+        error = escaped("the implementation", exc)
+        if error is None:
+            raise
+        result = CaseResult(case, Verdict.FAIL, str(error), transcript=ctx.transcript())
     finally:
-        with contextlib.suppress(ImplementationError):
+        with contextlib.suppress(Exception):
             ctx.close()
     result.seconds = time.perf_counter() - started
     if setup.clock_mode == "wall" and case.wall_clock and result.verdict is not Verdict.UNSUPPORTED:
