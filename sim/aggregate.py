@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -53,16 +54,24 @@ def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float,
 
 def cdf_points(ordered: list[float]) -> dict[str, list[float]]:
     """Points (x, fraction of samples <= x) of the empirical CDF: all of them for
-    small samples, else the minimum, the order statistics at CDF_LEVELS and the maximum."""
+    small samples, else the minimum, the order statistics at CDF_LEVELS and the
+    maximum. Tied samples are one point, at the fraction up to the last of them."""
     n = len(ordered)
     if n <= CDF_EXACT_MAX:
         ranks = list(range(1, n + 1))
     else:
         ranks = sorted({1, n, *(max(1, math.ceil(q * n)) for q in CDF_LEVELS)})
-    return {
-        "x": [round(ordered[r - 1], 6) for r in ranks],
-        "p": [round(r / n, 6) for r in ranks],
-    }
+    xs: list[float] = []
+    ps: list[float] = []
+    for r in ranks:
+        x = ordered[r - 1]
+        point, fraction = round(x, 6), round(bisect_right(ordered, x) / n, 6)
+        if xs and xs[-1] == point:  # a tie (or equal to the microsecond): one point
+            ps[-1] = fraction
+            continue
+        xs.append(point)
+        ps.append(fraction)
+    return {"x": xs, "p": ps}
 
 
 def sla_limits(sla: Sla) -> dict[str, tuple[float, float]]:

@@ -26,7 +26,8 @@ from sim.results import reproduce_options
 def test_cdf_is_exact_for_small_samples() -> None:
     values = sorted([0.3, 0.1, 0.2, 0.2])
     points = cdf_points(values)
-    assert points == {"x": [0.1, 0.2, 0.2, 0.3], "p": [0.25, 0.5, 0.75, 1.0]}
+    # The tie at 0.2 is one point: half the samples are below it, 3/4 at most it.
+    assert points == {"x": [0.1, 0.2, 0.3], "p": [0.25, 0.75, 1.0]}
 
 
 @given(st.lists(st.floats(0, 1e4), min_size=1, max_size=3000))
@@ -37,10 +38,14 @@ def test_cdf_is_bounded_monotone_and_keeps_the_extremes(values: list[float]) -> 
     assert len(xs) == len(ps) <= max(CDF_EXACT_MAX, 120)
     assert xs == sorted(xs) and ps == sorted(ps) and ps[-1] == 1.0
     assert xs[0] == round(ordered[0], 6) and xs[-1] == round(ordered[-1], 6)
-    # Every point is an order statistic: x is the value at rank p * n.
+    # Every point is an order statistic: x is the value at rank p * n, and p is
+    # the fraction of samples at most x (ties included).
     n = len(ordered)
+    assert len(set(xs)) == len(xs)
     for x, p in zip(xs, ps, strict=True):
-        assert x == round(ordered[round(p * n) - 1], 6)
+        at = ordered[round(p * n) - 1]
+        assert x == round(at, 6)
+        assert p == round(sum(1 for v in ordered if v <= at) / n, 6)
 
 
 def test_cdf_size_does_not_grow_with_the_samples() -> None:
