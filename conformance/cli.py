@@ -203,7 +203,14 @@ def conform(
         click.echo(
             f"seed {seed} · profile {setup.profile_name} · clock {setup.clock_mode}", err=True
         )
-        result = run_suite(setup, level, target=target, only=only, progress=_progress(quiet))
+        result = run_suite(
+            setup,
+            level,
+            target=target,
+            only=only,
+            selected_by=f"--case {' '.join(patterns)}",
+            progress=_progress(quiet),
+        )
         if patterns and not result.results:
             raise click.UsageError(f"--case {' '.join(patterns)} matches no case")
         exit_code = 130 if result.interrupted else 0 if result.ok else 1

@@ -140,6 +140,8 @@ def table(run: RunResult) -> str:
         lines += [f"    {c['id']}: {c['change']}" for c in changed]
     reached = run.level_reached or "none"
     lines.append(f"Highest level reached: {reached} (requested {run.level_requested})")
+    if run.selection is not None:
+        lines.append(run.selection.describe())
     if run.interrupted is not None:
         lines.append(run.interrupted.describe(len(run.results)))
     return "\n".join(lines)
@@ -176,7 +178,18 @@ def to_json(run: RunResult, exit_code: int) -> dict[str, Any]:
         "duration_s": round(run.seconds, 3),
         "interrupted": None
         if run.interrupted is None
-        else {"case": run.interrupted.case, "not_run": run.interrupted.not_run},
+        else {
+            "case": run.interrupted.case,
+            "not_run": run.interrupted.not_run,
+            "not_run_cases": [c.id for c in run.interrupted.pending],
+        },
+        "selection": None
+        if run.selection is None
+        else {
+            "how": run.selection.how,
+            "selected": run.selection.selected,
+            "of": run.selection.of,
+        },
         "cases": [_case_json(r) for r in run.results],
     }
 
@@ -210,12 +223,18 @@ def _xml_text(text: str) -> str:
 
 
 def junit(run: RunResult) -> bytes:
+    stop = run.interrupted
+    pending = stop.pending if stop is not None else ()
+    # Interrupted: one error (the case Ctrl-C stopped in), the cases after it skipped.
+    errors = 0 if stop is None else 1
+    not_run = max(len(pending), errors)
     suite = ET.Element(
         "testsuite",
         name=f"killswitch.conformance[{run.setup.profile_name}]",
-        tests=str(len(run.results)),
+        tests=str(len(run.results) + not_run),
         failures=str(run.count(Verdict.FAIL)),
-        skipped=str(run.count(Verdict.UNSUPPORTED)),
+        errors=str(errors),
+        skipped=str(run.count(Verdict.UNSUPPORTED) + not_run - errors),
         time=f"{run.seconds:.3f}",
     )
     for r in run.results:
@@ -244,6 +263,27 @@ def junit(run: RunResult) -> bytes:
             ET.SubElement(case, "skipped", message=_xml_text(f"{r.limitation}: {r.detail}"))
         elif r.verdict in (Verdict.NON_STRICT, Verdict.INFORMATIONAL):
             ET.SubElement(case, "system-out").text = f"{r.verdict.value}: {detail}"
+    if stop is not None:
+        # An interrupted run is not green: the case Ctrl-C stopped in is an error,
+        # every case after it is listed as skipped (not run).
+        told = stop.describe(len(run.results))
+        if not pending:
+            case = ET.SubElement(suite, "testcase", classname="conformance", name=stop.case)
+            ET.SubElement(case, "error", type="interrupted", message=told)
+        for index, pending_case in enumerate(pending):
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"conformance.{pending_case.level}",
+                name=f"{pending_case.id} {pending_case.title}",
+                time="0",
+            )
+            if index == 0:
+                ET.SubElement(case, "error", type="interrupted", message=told)
+            else:
+                ET.SubElement(
+                    case, "skipped", message=f"not run: the run was interrupted in {stop.case}"
+                )
     return bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True))
 
 
@@ -282,6 +322,8 @@ def html_report(run: RunResult, exit_code: int) -> str:
     stopped = ""
     if run.interrupted is not None:
         stopped = f"<b>Stopped:</b> {e(run.interrupted.describe(len(run.results)))}<br>"
+    if run.selection is not None:
+        stopped += f"<b>Subset:</b> {e(run.selection.describe())}<br>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>killswitch conformance: {e(run.target)}</title>

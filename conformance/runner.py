@@ -98,11 +98,31 @@ class Interruption:
 
     case: str
     not_run: int
+    #: The cases not run, the one Ctrl-C stopped in first (when known).
+    pending: tuple[Case, ...] = ()
 
     def describe(self, ran: int) -> str:
         return (
             f"Interrupted (Ctrl-C) in {self.case}: {ran} of {ran + self.not_run} cases ran;"
             " no level is claimed"
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A run of some of the cases only (``--case``, pytest's ``-k``): a level is a
+    claim about every case up to it, so none is claimed."""
+
+    #: How the cases were chosen, for messages (``--case KS-L1-*``).
+    how: str
+    #: Cases selected, and cases up to the requested level.
+    selected: int
+    of: int
+
+    def describe(self) -> str:
+        return (
+            f"Only {self.selected} of {self.of} cases were selected ({self.how}):"
+            " no level is claimed; the exit code reflects the selected cases only"
         )
 
 
@@ -118,10 +138,12 @@ class RunResult:
     #: Set when Ctrl-C stopped the run: the case it stopped in and how many
     #: cases were left unrun (that one included). No level is claimed then.
     interrupted: Interruption | None = None
+    #: Set when only some of the cases ran (``--case``). No level is claimed then.
+    selection: Selection | None = None
 
     @property
     def level_reached(self) -> str | None:
-        if self.interrupted is not None:
+        if self.interrupted is not None or self.selection is not None:
             return None  # unrun cases could block any level
         blocked = {r.blocks_level for r in self.results} - {None}
         reached = None
@@ -133,7 +155,14 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.level_reached == self.level_requested
+        """No case that ran keeps the requested level from being reached, and the
+        run was not interrupted. For a full run: the requested level is reached."""
+        if self.interrupted is not None:
+            return False
+        rank = level_rank(self.level_requested)
+        return not any(
+            r.blocks_level is not None and level_rank(r.blocks_level) <= rank for r in self.results
+        )
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for r in self.results if r.verdict is verdict)
@@ -336,8 +365,11 @@ def run_suite(
     *,
     target: str,
     only: Callable[[Case], bool] | None = None,
+    selected_by: str = "--case",
     progress: Callable[[CaseResult], None] | None = None,
 ) -> RunResult:
+    """Run the cases up to ``level`` (those ``only`` accepts, if given: a
+    :class:`Selection` named ``selected_by`` when that leaves some out)."""
     if level not in LEVELS:
         raise BadInput(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
     started = time.perf_counter()
@@ -345,7 +377,11 @@ def run_suite(
     silent_in_a_row = 0
     stopped_reason = ""
     interrupted = None
-    chosen = [case for case in cases_up_to(setup, level) if only is None or only(case)]
+    every = cases_up_to(setup, level)
+    chosen = [case for case in every if only is None or only(case)]
+    selection = None
+    if len(chosen) < len(every):
+        selection = Selection(selected_by, len(chosen), len(every))
     for index, case in enumerate(chosen):
         if silent_in_a_row >= UNRESPONSIVE_LIMIT:
             result = CaseResult(case, Verdict.FAIL, f"not run: {stopped_reason}")
@@ -354,7 +390,7 @@ def run_suite(
                 result = run_case(setup, case)
             except KeyboardInterrupt:
                 # Keep the verdicts so far: the caller still writes its reports.
-                interrupted = Interruption(case.id, len(chosen) - index)
+                interrupted = Interruption(case.id, len(chosen) - index, tuple(chosen[index:]))
                 break
             silent_in_a_row = silent_in_a_row + 1 if result.unresponsive else 0
             if silent_in_a_row >= UNRESPONSIVE_LIMIT:
@@ -373,6 +409,7 @@ def run_suite(
         seconds=time.perf_counter() - started,
         clock_declared=setup.capabilities.clock,
         interrupted=interrupted,
+        selection=selection,
     )
 
 

@@ -6,9 +6,12 @@ with its verdicts kept and a clear message, never a traceback or a hang."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
+import pytest
 from click.testing import CliRunner
 
 from killswitch_cli.main import main
@@ -126,3 +129,118 @@ def test_a_real_ctrl_c_during_an_implementation_call_still_stops_the_run(
     assert code == 130, output
     report = json.loads((out / "conformance.json").read_text())
     assert report["interrupted"]["case"] == "KS-L1-KILL"
+
+
+# -- 2. --case runs a subset: no level is claimed ----------------------------------------
+
+NAIVE = f"{Path(__file__).resolve().parent.parent / 'examples' / 'naive_adapter.py'}:factory"
+
+
+def test_a_case_subset_claims_no_level_and_exits_on_the_selected_cases_only(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    code, output = conform(
+        "--impl", NAIVE, "--level", "L2", "--case", "KS-L1-KILL", "--out", str(out)
+    )  # fmt: skip
+    assert code == 0, output  # the one selected case passes
+    assert "Highest level reached: none (requested L2)" in output
+    assert "Only 1 of" in output and "no level is claimed" in output
+    report = json.loads((out / "conformance.json").read_text())
+    assert report["level"] == {"requested": "L2", "reached": None}
+    assert report["selection"]["how"] == "--case KS-L1-KILL"
+    assert report["selection"]["selected"] == 1 and report["selection"]["of"] > 1
+    assert "only 1 of" in (out / "summary.md").read_text()
+    # A selected case that fails fails the run.
+    code, output = conform("--impl", NAIVE, "--case", "KS-TARGET-ASSET", "--out", str(out))
+    assert code == 1, output
+    # Patterns that select every case are a full run: the level is claimed.
+    code, output = conform(
+        "--impl", "conformance.reference:factory", "--level", "L1", "--case", "KS-*",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0 and "Highest level reached: L1 (requested L1)" in output
+    assert json.loads((out / "conformance.json").read_text())["selection"] is None
+
+
+# -- 3. and 9. interrupted runs: junit.xml is not green, compare sees regressions -------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """conformance.json of a full L1 run of the reference, of the same run
+    interrupted (Ctrl-C) in its fourth case, and of a --case subset."""
+    import conformance.runner
+
+    folder = tmp_path_factory.mktemp("runs")
+    ref = ("--impl", "conformance.reference:factory", "--level", "L1", "--seed", "3")
+    paths = {name: folder / name for name in ("full", "interrupted", "subset")}
+    assert conform(*ref, "--out", str(paths["full"]))[0] == 0
+    assert conform(*ref, "--case", "KS-L1-*", "--out", str(paths["subset"]))[0] == 0
+    real = conformance.runner.run_case
+    started: list[str] = []
+
+    def run_case(setup: object, case: conformance.runner.Case) -> object:
+        started.append(case.id)
+        if len(started) == 4:
+            raise KeyboardInterrupt
+        return real(setup, case)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conformance.runner, "run_case", run_case)
+        assert conform(*ref, "--out", str(paths["interrupted"]))[0] == 130
+    return paths
+
+
+def test_an_interrupted_run_s_junit_xml_shows_the_interruption_and_the_cases_not_run(
+    runs: dict[str, Path],
+) -> None:
+    full = json.loads((runs["full"] / "conformance.json").read_text())
+    report = json.loads((runs["interrupted"] / "conformance.json").read_text())
+    stop = report["interrupted"]
+    every = [c["id"] for c in full["cases"]]
+    assert stop["not_run_cases"] == every[3:] and stop["not_run"] == len(every) - 3
+    suite = ET.parse(runs["interrupted"] / "junit.xml").getroot()
+    assert suite.get("tests") == str(len(every)) and suite.get("errors") == "1"
+    assert suite.get("skipped") == str(len(every) - 4) and suite.get("failures") == "0"
+    cases = {c.get("name", "").split()[0]: c for c in suite.findall("testcase")}
+    assert list(cases) == every
+    error = cases[stop["case"]].find("error")
+    assert error is not None and "Interrupted (Ctrl-C)" in error.get("message", "")
+    skipped = cases[every[-1]].find("skipped")
+    assert skipped is not None and "interrupted" in skipped.get("message", "")
+    # The shared renderer's junit.xml (killswitch report) says the same.
+    out = runs["interrupted"].parent / "rendered"
+    code, output = invoke(
+        "report", str(runs["interrupted"] / "conformance.json"), "--format", "junit",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 1, output  # an interrupted run did not pass
+    shared = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert shared is not None
+    assert shared.get("errors") == "1" and shared.get("skipped") == str(len(every) - 4)
+    assert int(shared.get("tests", "0")) == len(every)
+
+
+def test_compare_reports_an_interrupted_subset_or_lower_level_run_as_a_regression(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    full = str(runs["full"] / "conformance.json")
+    code, output = invoke("report", "compare", full, full)
+    assert code == 0 and "no regression" in output, output
+    code, output = invoke("report", "compare", full, str(runs["interrupted"] / "conformance.json"))
+    assert code == 1, output
+    assert re.search(r"level reached +L1 +none \(interrupted in \S+\) .*REGRESSION", output)
+    assert re.search(r"run +complete +interrupted in \S+, \d+ not run .*REGRESSION", output)
+    assert re.search(r"case KS-\S+ +PASS +not run .*REGRESSION", output)
+    # Back from an interrupted run to a complete one is not a regression.
+    code, output = invoke("report", "compare", str(runs["interrupted"] / "conformance.json"), full)
+    assert code == 0 and "fixed" in output, output
+    code, output = invoke("report", "compare", full, str(runs["subset"] / "conformance.json"))
+    assert code == 1 and re.search(r"case KS-\S+ +PASS +missing .*REGRESSION", output), output
+    # A lower level reached, every case the same: a regression.
+    lower = json.loads(Path(full).read_text())
+    lower["level"] = {"requested": "L1", "reached": None}
+    (tmp_path / "lower.json").write_text(json.dumps(lower))
+    code, output = invoke("report", "compare", full, str(tmp_path / "lower.json"))
+    assert code == 1 and re.search(r"level reached +L1 +none .*REGRESSION", output), output
