@@ -150,9 +150,15 @@ def describe(conf: ConformanceInput) -> dict[str, Any]:
     )
     clock = d.get("clock")
     stop = d.get("interrupted")
+    selection = d.get("selection")
     highest = reached or "none"
     if isinstance(stop, dict):  # Ctrl-C: unrun cases could block any level
         highest = f"none (interrupted in {stop.get('case')})"
+    elif isinstance(selection, dict):  # --case: a level is a claim about every case
+        highest = (
+            f"none (only {selection.get('selected')} of {selection.get('of')} cases"
+            f" selected: {selection.get('how')})"
+        )
     return {
         "implementation": implementation_name(d),
         "profile": d.get("profile", "-"),
@@ -162,6 +168,18 @@ def describe(conf: ConformanceInput) -> dict[str, Any]:
         "seed": d.get("seed", "-"),
         "passed": conf.passed,
     }
+
+
+def interruption(conf: ConformanceInput) -> tuple[str, list[str]] | None:
+    """Where Ctrl-C stopped the run (``interrupted.case``) and the ids of the cases
+    it left unrun (``interrupted.not_run_cases``, empty when an older file lacks
+    it), or None for a run that completed."""
+    stop = conf.data.get("interrupted")
+    if not isinstance(stop, dict):
+        return None
+    pending = stop.get("not_run_cases")
+    ids = [str(c) for c in pending] if isinstance(pending, list) else []
+    return str(stop.get("case") or "?"), ids
 
 
 def undetected_fields(conf: ConformanceInput) -> list[str]:

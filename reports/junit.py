@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from reports.conformance import case_results, describe
+from reports.conformance import case_results, describe, interruption
 from reports.load import ConformanceInput, Input, SimInput
 from reports.stats import SLA_PHASES, percent, phase_table, seconds
 
@@ -74,6 +74,18 @@ def _conformance_suite(root: ET.Element, conf: ConformanceInput) -> ET.Element:
             ET.SubElement(case, "skipped", message=_clean(r.message or "unsupported"))
         elif r.verdict in ("NON-STRICT", "INFORMATIONAL"):
             ET.SubElement(case, "system-out").text = _clean(f"{r.verdict}: {r.message}")
+    stop = interruption(conf)
+    if stop is not None:
+        # Not green: the case Ctrl-C stopped in is an error, the rest are skipped.
+        where, pending = stop
+        not_run = conf.data["interrupted"].get("not_run", len(pending))
+        message = f"interrupted (Ctrl-C) in {where}: {not_run} case(s) not run"
+        for index, case_id in enumerate(pending or [where]):
+            case = _case(suite, f"conformance.{conf.label}.not-run", case_id)
+            if index == 0:
+                ET.SubElement(case, "error", message=_clean(message), type="interrupted")
+            else:
+                ET.SubElement(case, "skipped", message=_clean(f"not run: {message}"))
     return suite
 
 
@@ -82,7 +94,7 @@ def _count(suite: ET.Element) -> dict[str, int]:
     return {
         "tests": len(cases),
         "failures": sum(1 for c in cases if c.find("failure") is not None),
-        "errors": 0,
+        "errors": sum(1 for c in cases if c.find("error") is not None),
         "skipped": sum(1 for c in cases if c.find("skipped") is not None),
     }
 
