@@ -3,7 +3,10 @@
 Simulation runs (``results.json``): p50, p99 and max of every phase (lower is
 better), SLA compliance (higher is better), pairs that never took effect,
 expectations and checkers that passed before and fail now. Conformance runs:
-cases whose verdict went from anything to FAIL.
+a lower level reached (none counts lowest: an interrupted run or one of some
+cases only claims none), a NEW run that was interrupted, cases whose verdict
+went from anything to FAIL, and cases that passed before and are missing or
+were not run now.
 
 Tolerance is relative: a latency regresses when NEW > BASE x (1 + tolerance)
 + abs_tolerance; compliance regresses when its miss rate (1 - rate) grows by
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reports.conformance import case_results
+from reports.conformance import case_results, describe, interruption
 from reports.load import ConformanceInput, Input, ReportInputError, SimInput
 from reports.stats import SLA_PHASES, percent
 
@@ -107,16 +110,69 @@ def _sim_changes(base: SimInput, new: SimInput, tolerance: float, abs_tol: float
     return out
 
 
+#: Levels from lowest to highest; ``None`` (no level reached or claimed) below all.
+_LEVEL_ORDER = (None, "L1", "L2", "L3", "H")
+
+
+def _reached(conf: ConformanceInput) -> str | None:
+    """The level a run reached: None when interrupted or when it claims none."""
+    if interruption(conf) is not None:
+        return None
+    level = conf.data.get("level")
+    reached = level.get("reached") if isinstance(level, dict) else conf.data.get("highest_level")
+    return reached if reached in _LEVEL_ORDER else None
+
+
 def _conformance_changes(base: ConformanceInput, new: ConformanceInput) -> list[Change]:
-    before = {r.id: r.verdict for r in case_results(base)}
     out = []
-    for r in case_results(new):
+    b_level, n_level = _reached(base), _reached(new)
+    if b_level != n_level:
+        lower = _LEVEL_ORDER.index(n_level) < _LEVEL_ORDER.index(b_level)
+        out.append(
+            Change(
+                "level reached",
+                str(describe(base)["highest_level"]),
+                str(describe(new)["highest_level"]),
+                "-",
+                lower,
+                "" if lower else "better",
+            )
+        )
+    b_stop, n_stop = interruption(base), interruption(new)
+    if n_stop is not None:
+        not_run = new.data["interrupted"].get("not_run", len(n_stop[1]))
+        out.append(
+            Change(
+                "run",
+                "interrupted" if b_stop is not None else "complete",
+                f"interrupted in {n_stop[0]}, {not_run} not run",
+                "-",
+                True,
+            )
+        )
+    elif b_stop is not None:
+        out.append(Change("run", f"interrupted in {b_stop[0]}", "complete", "-", False, "fixed"))
+    before = {r.id: r.verdict for r in case_results(base)}
+    now = {r.id: r for r in case_results(new)}
+    for r in now.values():
         was = before.get(r.id)
         if was == r.verdict:
             continue
         regression = r.verdict == "FAIL"
         note = "fixed" if was == "FAIL" else ("new case" if was is None else "changed")
         out.append(Change(f"case {r.id}", was or "-", r.verdict, "-", regression, note))
+    pending = set(n_stop[1]) if n_stop is not None else set()
+    for case_id, was in before.items():
+        if case_id in now:
+            continue
+        # Passed before, not now: whatever the reason (interrupted, --case, a case
+        # that no longer applies) the new run does not show it still passes.
+        status = "not run" if case_id in pending else "missing"
+        out.append(
+            Change(
+                f"case {case_id}", was, status, "-", was == "PASS", "" if was == "PASS" else status
+            )
+        )
     return out
 
 
