@@ -569,7 +569,9 @@ def load_scenario(ref: str, overrides: Sequence[str] = ()) -> tuple[Scenario, st
     Raises :class:`ScenarioError` naming the file, key path and expectation.
     """
     path = Path(ref)
-    if ref in bundled_names() and not path.exists():
+    # A folder is never the scenario: one named like a bundled scenario (an
+    # earlier --out ./baseline) must not hide it.
+    if ref in bundled_names() and not path.is_file():
         source, text = f"scenarios/{ref}.toml", bundled_text(ref)
     elif path.is_file():
         source = str(path)
@@ -577,6 +579,8 @@ def load_scenario(ref: str, overrides: Sequence[str] = ()) -> tuple[Scenario, st
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ScenarioError(source, "", f"cannot read: {exc}") from None
+    elif path.is_dir():
+        raise ScenarioError(ref, "", "is a directory, not a scenario file")
     else:
         known = ", ".join(bundled_names())
         raise ScenarioError(ref, "", f"no such file or bundled scenario (bundled: {known})")

@@ -319,3 +319,16 @@ def test_heartbeats_inside_the_timeout_or_either_off_are_accepted(
     sse = f"[transports.sse]\nheartbeat_s = {heartbeat}\nread_timeout_s = {timeout}\n"
     scenario = loads("[meta]\nduration_s = 30\n" + sse + CLICK)
     assert run_once(scenario, 1).virtual_s == 30
+
+
+def test_the_library_never_takes_a_folder_for_the_scenario(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder named like a bundled scenario (an earlier --out ./baseline) does
+    # not hide it; any other folder is refused as one.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "baseline").mkdir()
+    scenario, _ = load_scenario("baseline")
+    assert scenario.meta.name == "baseline"
+    with pytest.raises(ScenarioError, match="is a directory, not a scenario file"):
+        load_scenario(str(tmp_path))
