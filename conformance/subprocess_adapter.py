@@ -17,6 +17,7 @@ import json
 import os
 import selectors
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -41,6 +42,9 @@ class Process:
         self.stderr_path = stderr_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.generation = 0
+        #: Where the current process's stderr starts in the log (the log holds
+        #: every process's, one after the other; messages quote only the current one).
+        self._stderr_start = 0
         self._buffer = b""
         self._next_id = 0
         # One selector per pipe for the process's life: not one per request.
@@ -54,6 +58,7 @@ class Process:
         self.kill()
         try:
             with open(self.stderr_path, "ab") as stderr:
+                self._stderr_start = os.fstat(stderr.fileno()).st_size
                 self.proc = subprocess.Popen(
                     self.argv,
                     stdin=subprocess.PIPE,
@@ -82,8 +87,14 @@ class Process:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.kill()
+        # The child leads its own process group (start_new_session): kill the group,
+        # so what it started (``bash -c "listener ..."``, workers) dies with it,
+        # even when the child itself has already exited.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:  # no such group left, or not ours: the child alone
+            if proc.poll() is None:
+                proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
         for pipe in (proc.stdin, proc.stdout):
@@ -94,8 +105,12 @@ class Process:
                 pass
 
     def stderr_tail(self, lines: int = 5) -> str:
+        """The last non-blank lines the current process wrote on stderr."""
         try:
-            text = self.stderr_path.read_text(errors="replace")
+            with open(self.stderr_path, "rb") as log:
+                size = os.fstat(log.fileno()).st_size
+                log.seek(max(self._stderr_start, size - 64 * 1024))
+                text = log.read().decode("utf-8", "replace")
         except OSError:
             return ""
         tail = [line for line in text.splitlines() if line.strip()][-lines:]
@@ -121,12 +136,17 @@ class Process:
         self.ensure()
         self._next_id += 1
         ident = self._next_id
-        line = json.dumps({**message, "id": ident}, separators=(",", ":")).encode() + b"\n"
+        line = (
+            json.dumps({**message, "id": ident}, separators=(",", ":"), allow_nan=False).encode()
+            + b"\n"
+        )
         deadline = time.monotonic() + self.timeout
         self._write(line, deadline, message["type"])
         reply = self._read_line(deadline, message["type"])
         try:
-            obj = json.loads(reply)
+            obj = json.loads(reply, parse_constant=_not_json)
+        except _NotJSON as exc:
+            raise self._garbage(reply, f"{exc} is not JSON (RFC 8259)") from None
         except ValueError:
             raise self._garbage(reply) from None
         if not isinstance(obj, dict):
@@ -188,6 +208,14 @@ class Process:
             self._buffer += chunk
 
 
+class _NotJSON(ValueError):
+    """A token Python's json module accepts but JSON does not: NaN, Infinity."""
+
+
+def _not_json(token: str) -> Any:
+    raise _NotJSON(token)
+
+
 class SubprocessFactory:
     """``factory()`` for ``--cmd``: every call is a handle on the one shared process."""
 
@@ -201,7 +229,18 @@ class SubprocessFactory:
         self.command = command
         work_dir.mkdir(parents=True, exist_ok=True)
         self.process = Process(argv, timeout, work_dir / "implementation.stderr.log")
-        self.capabilities = self._describe()
+        try:
+            self.capabilities = self._describe()
+        except ImplementationError as exc:
+            # No run follows: say what the process said, and leave nothing running.
+            tail = self.process.stderr_tail()
+            self.process.kill()
+            if tail and "; stderr: " not in str(exc):
+                raise type(exc)(f"{exc}; stderr: {tail}") from None
+            raise
+        except BaseException:
+            self.process.kill()
+            raise
 
     def _describe(self) -> Capabilities:
         reply = self.process.request({"type": "describe"}, "describe_ok")
