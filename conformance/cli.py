@@ -171,6 +171,11 @@ def conform(
     from conformance import report
     from conformance.runner import BadInput, build_setup, cleanup, run_suite
 
+    if replay is None:
+        # Before the run: a bad --out found afterwards would cost every verdict.
+        problem = report.unwritable(out)
+        if problem is not None:
+            raise click.UsageError(f"--out {out}: cannot write reports there: {problem}")
     try:
         setup = build_setup(
             impl=impl,
@@ -216,11 +221,15 @@ def conform(
         exit_code = 130 if result.interrupted else 0 if result.ok else 1
         try:
             paths = report.write_all(result, out, exit_code)
+            log = setup.work_dir / "implementation.stderr.log"
+            if log.exists():
+                shutil.copy(log, out / log.name)
         except OSError as exc:
-            raise click.UsageError(f"--out {out}: cannot write reports: {exc}") from None
-        log = setup.work_dir / "implementation.stderr.log"
-        if log.exists():
-            shutil.copy(log, out / log.name)
+            # --out was writable before the run; the verdicts still reach the user.
+            click.echo(report.table(result))
+            raise click.UsageError(
+                f"--out {out}: cannot write reports: {exc}; the verdicts are in the table above"
+            ) from None
         click.echo(report.table(result))
         rendered = _render_shared_report(paths["json"], out)
         click.echo(f"Reports: {', '.join(str(p) for p in (*paths.values(), *rendered))}")

@@ -7,9 +7,12 @@ Nothing here writes key material: configurations carry public keys only.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import os
 import re
+import tempfile
 import textwrap
 from importlib import metadata
 from pathlib import Path
@@ -349,6 +352,35 @@ small {{ white-space: pre-wrap; }}
 {chr(10).join(rows)}
 </table></body></html>
 """
+
+
+def unwritable(out: Path) -> str | None:
+    """Why reports could not be written into directory ``out``, or None if they
+    can. Checked for real before a run (so a bad ``--out`` costs no verdicts):
+    the directory is created and a file made in it, then both are removed."""
+    if out.exists() and not out.is_dir():
+        return f"{out} exists and is not a directory"
+    created: list[Path] = []
+    try:
+        missing = []
+        folder = out.absolute()
+        while not folder.exists() and folder != folder.parent:
+            missing.append(folder)
+            folder = folder.parent
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+        handle, probe = tempfile.mkstemp(dir=out, prefix=".killswitch-write-test-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    finally:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    return None
 
 
 def write_all(run: RunResult, out: Path, exit_code: int) -> dict[str, Path]:

@@ -191,7 +191,54 @@ def build_setup(
     if margin < 0 or max_wait < 0 or timeout <= 0:
         raise BadInput("--margin and --max-wait must be >= 0 and --timeout > 0")
     work = scratch_dir(work_dir)
-    factory: Factory
+    factory: Factory | None = None
+    try:
+        factory, capabilities = _load_implementation(impl, cmd, timeout, work)
+        profile_name = _choose_profile(profile, capabilities)
+        try:
+            driver = ProfileDriver(resolve_profile(profile_name), profile_name)
+        except BadTarget as exc:
+            raise BadInput(str(exc)) from None
+        except Exception as exc:  # a user's profile class that fails on a sample command
+            raise BadInput(
+                f"--profile {profile_name}: the profile failed on a sample command:"
+                f" {type(exc).__name__}: {exc}"
+            ) from None
+        algorithms = [a for a in driver.algorithms if a.value in capabilities.algorithms]
+        if not algorithms:
+            raise BadInput(
+                f"no signature algorithm in common: profile {profile_name} signs with"
+                f" {[a.value for a in driver.algorithms]}, the implementation declares"
+                f" {list(capabilities.algorithms)}"
+            )
+        algorithms.sort(key=_algorithm_preference(profile_name))
+        mode: ClockMode = clock if clock is not None else capabilities.clock
+        return Setup(
+            factory=factory,
+            capabilities=capabilities,
+            driver=driver,
+            keyring=Keyring(seed, algorithms),
+            clock_mode=mode,
+            seed=seed,
+            examples=examples,
+            work_dir=work,
+            margin=margin,
+            max_wait=max_wait,
+        )
+    except BaseException:
+        # Bad input (or Ctrl-C) before the run: leave no process and no scratch directory.
+        close = getattr(factory, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _load_implementation(
+    impl: str | None, cmd: str | None, timeout: float, work: Path
+) -> tuple[Factory, Capabilities]:
+    """The factory and declared capabilities of ``--impl`` or ``--cmd``."""
     if impl is not None:
         try:
             factory = GuardedFactory(load_factory(impl))
@@ -216,42 +263,16 @@ def build_setup(
                     close()
                 except Exception as exc:
                     raise BadInput(f"--impl {impl}: close() failed: {_raised(exc)}") from None
-    else:
-        from conformance.subprocess_adapter import SubprocessFactory
+        return factory, capabilities
+    from conformance.subprocess_adapter import SubprocessFactory
 
-        try:
-            factory = SubprocessFactory(cmd or "", timeout=timeout, work_dir=work)
-            capabilities = factory.capabilities
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
-        except ImplementationError as exc:
-            raise BadInput(f"--cmd {cmd!r}: describe failed: {exc}") from None
-    profile_name = _choose_profile(profile, capabilities)
     try:
-        driver = ProfileDriver(resolve_profile(profile_name), profile_name)
-    except BadTarget as exc:
+        process = SubprocessFactory(cmd or "", timeout=timeout, work_dir=work)
+    except ValueError as exc:
         raise BadInput(str(exc)) from None
-    algorithms = [a for a in driver.algorithms if a.value in capabilities.algorithms]
-    if not algorithms:
-        raise BadInput(
-            f"no signature algorithm in common: profile {profile_name} signs with"
-            f" {[a.value for a in driver.algorithms]}, the implementation declares"
-            f" {list(capabilities.algorithms)}"
-        )
-    algorithms.sort(key=_algorithm_preference(profile_name))
-    mode: ClockMode = clock if clock is not None else capabilities.clock
-    return Setup(
-        factory=factory,
-        capabilities=capabilities,
-        driver=driver,
-        keyring=Keyring(seed, algorithms),
-        clock_mode=mode,
-        seed=seed,
-        examples=examples,
-        work_dir=work,
-        margin=margin,
-        max_wait=max_wait,
-    )
+    except ImplementationError as exc:
+        raise BadInput(f"--cmd {cmd!r}: describe failed: {exc}") from None
+    return process, process.capabilities
 
 
 def _raised(exc: Exception) -> str:
@@ -264,12 +285,18 @@ def scratch_dir(parent: Path | None = None) -> Path:
     directories, RAM-backed when possible: instances' state is thrown away
     after each example, and on a disk the fsyncs of thousands of short-lived
     stores would dominate the run time. Removed by :func:`cleanup`."""
-    if parent is None:
-        shm = Path("/dev/shm")
-        parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-    else:
-        parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="killswitch-conform-", dir=parent))
+    try:
+        if parent is None:
+            shm = Path("/dev/shm")
+            parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        else:
+            parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="killswitch-conform-", dir=parent))
+    except OSError as exc:
+        where = f"--work-dir {parent}" if parent is not None else "the system temp directory"
+        raise BadInput(
+            f"{where}: cannot make a scratch directory there: {exc.strerror or exc}"
+        ) from None
 
 
 def _choose_profile(requested: str | None, capabilities: Capabilities) -> str:

@@ -5,15 +5,23 @@ with its verdicts kept and a clear message, never a traceback or a hang."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
 from click.testing import CliRunner
 
+from conformance.adapter import Config, ImplementationError, PolicyHints, Unresponsive
+from conformance.subprocess_adapter import SubprocessFactory
 from killswitch_cli.main import main
 
 #: In-process adapters built on the reference, each with one way to misbehave.
@@ -244,3 +252,205 @@ def test_compare_reports_an_interrupted_subset_or_lower_level_run_as_a_regressio
     (tmp_path / "lower.json").write_text(json.dumps(lower))
     code, output = invoke("report", "compare", full, str(tmp_path / "lower.json"))
     assert code == 1 and re.search(r"level reached +L1 +none .*REGRESSION", output), output
+
+
+# -- subprocess implementations ----------------------------------------------------------
+
+#: A subprocess implementation that misbehaves as MODE says.
+SUBPROCESS = textwrap.dedent(
+    """
+    import json, os, subprocess, sys, time
+    MODE, SCRATCH = sys.argv[1], sys.argv[2]
+    sys.stderr.write(f"started {os.getpid()}\\n")
+    sys.stderr.flush()
+    for line in sys.stdin:
+        msg = json.loads(line)
+        kind = msg["type"]
+        reply = {"type": kind + "_ok", "in_reply_to": msg["id"]}
+        if kind == "describe":
+            if MODE == "describe-dies":
+                sys.stderr.write("fatal: cannot read /etc/agent/keys.pem\\n")
+                sys.exit(4)
+            if MODE == "describe-hangs":
+                sys.stderr.write("waiting for the control plane\\n")
+                sys.stderr.flush()
+                time.sleep(3600)
+            reply["capabilities"] = {"profiles": ["v1"]}
+        elif kind == "init" and MODE == "grandchild":
+            worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+            with open(os.path.join(SCRATCH, "worker.pid"), "w") as f:
+                f.write(str(worker.pid))
+        elif kind == "deliver":
+            if MODE == "grandchild":
+                time.sleep(3600)
+            if MODE == "crash":
+                sys.stderr.write(f"crashing {os.getpid()}\\n")
+                sys.exit(3)
+            reply.update(accepted=False, reason=None, state="RUNNING")
+            if MODE == "nan":
+                print(json.dumps(reply)[:-1] + ', "hard_kill_at": NaN}', flush=True)
+                continue
+        elif kind == "state":
+            reply["state"] = "RUNNING"
+        print(json.dumps(reply), flush=True)
+    """
+)
+
+
+def subprocess_command(tmp_path: Path, mode: str) -> str:
+    path = tmp_path / "listener.py"
+    path.write_text(SUBPROCESS)
+    return f"{sys.executable} {path} {mode} {tmp_path}"
+
+
+def started_instance(tmp_path: Path, mode: str, timeout: float = 5.0) -> tuple[Any, Any]:
+    factory = SubprocessFactory(
+        subprocess_command(tmp_path, mode), timeout=timeout, work_dir=tmp_path / "work"
+    )
+    impl = factory()
+    state_dir = tmp_path / f"state-{factory.process.generation}"
+    state_dir.mkdir(exist_ok=True)
+    impl.start(Config("a", None, (), PolicyHints(), str(state_dir), "injected", "v1", 0.0))
+    return factory, impl
+
+
+def _gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\\nState:\\tZ" in status  # a zombie (not reaped by init here) has exited
+
+
+# -- 6. a killed subprocess takes its own children with it -------------------------------
+
+
+def test_a_hung_subprocess_is_killed_with_the_processes_it_started(tmp_path: Path) -> None:
+    factory, impl = started_instance(tmp_path, "grandchild", timeout=0.5)
+    try:
+        worker = int((tmp_path / "worker.pid").read_text())
+        assert not _gone(worker)
+        with pytest.raises(Unresponsive, match="no reply to deliver"):
+            impl.deliver(b"{}", 1.0, "sse")
+        deadline = time.monotonic() + 5
+        while not _gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(worker), "the implementation's own child outlived the kill"
+    finally:
+        factory.close()
+        with contextlib.suppress(OSError):
+            os.kill(int((tmp_path / "worker.pid").read_text()), signal.SIGKILL)
+
+
+# -- 10. crash messages quote only the crashed process's stderr --------------------------
+
+
+def test_a_crash_message_quotes_only_the_current_process_s_stderr(tmp_path: Path) -> None:
+    factory, impl = started_instance(tmp_path, "crash")
+    try:
+        messages = []
+        for _ in range(2):  # two processes, one after the other, on one log
+            with pytest.raises(ImplementationError) as caught:
+                impl.deliver(b"{}", 1.0, "sse")
+            messages.append(str(caught.value))
+            impl = factory()
+            impl.start(Config("a", None, (), PolicyHints(), str(tmp_path), "injected", "v1", 0))
+        for message in messages:
+            pids = set(re.findall(r"(?:started|crashing) (\d+)", message))
+            assert len(pids) == 1 and "exit code 3" in message, message
+        assert messages[0] != messages[1]
+        log = (tmp_path / "work" / "implementation.stderr.log").read_text()
+        assert log.count("crashing") == 2  # the log itself keeps everything
+    finally:
+        factory.close()
+
+
+# -- 11. NaN is not JSON -----------------------------------------------------------------
+
+
+def test_a_nan_in_a_reply_is_a_protocol_error(tmp_path: Path) -> None:
+    factory, impl = started_instance(tmp_path, "nan")
+    try:
+        with pytest.raises(ImplementationError, match=r"NaN is not JSON \(RFC 8259\)"):
+            impl.deliver(b"{}", 1.0, "sse")
+    finally:
+        factory.close()
+
+
+# -- 8. nothing left behind on bad input; a failed describe quotes stderr ----------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("describe-dies", "fatal: cannot read /etc/agent/keys.pem"),
+        ("describe-hangs", "waiting for the control plane"),
+    ],
+)
+def test_a_failed_describe_quotes_stderr_and_leaves_no_scratch_directory(
+    tmp_path: Path, mode: str, said: str
+) -> None:
+    work = tmp_path / "work"
+    code, output = conform(
+        "--cmd", subprocess_command(tmp_path, mode), "--timeout", "0.5",
+        "--work-dir", str(work), "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert code == 2, output
+    assert "describe failed" in output and "stderr: started" in output and said in output
+    assert list(work.iterdir()) == []  # the scratch directory was removed
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--impl", "conformance.reference:nope"],
+        ["--impl", "conformance.reference:factory", "--profile", "seed-v9"],
+        ["--impl", NAIVE, "--profile", "v1"],
+        ["--impl", "conformance.reference:factory", "--case", "NOPE-*"],
+        ["--impl", "conformance.reference:factory", "--replay", "/no/such/file.json"],
+    ],
+)
+def test_bad_input_leaves_no_scratch_directory(tmp_path: Path, args: list[str]) -> None:
+    work = tmp_path / "work"
+    code, output = conform(*args, "--work-dir", str(work), "--out", str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in output, output
+    assert list(work.iterdir()) == []
+
+
+# -- 7. bad output paths are found before the run ---------------------------------------
+
+
+def test_unusable_work_dir_and_out_are_bad_input_before_the_run(tmp_path: Path) -> None:
+    regular = tmp_path / "a-file"
+    regular.write_text("")
+    code, output = conform(
+        "--impl", "conformance.reference:factory", "--work-dir", str(regular / "work"),
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in output, output
+    assert f"--work-dir {regular / 'work'}: cannot make a scratch directory there" in output
+    out = regular / "out"
+    code, output = conform(
+        "--impl", "conformance.reference:factory", "--out", str(out),
+        "--work-dir", str(tmp_path / "work"),
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in output, output
+    assert f"--out {out}: cannot write reports there: Not a directory" in output
+    assert not (tmp_path / "work").exists()  # refused before the run, not after it
+
+
+def test_reports_that_cannot_be_written_after_the_run_still_show_the_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.report
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(conformance.report, "write_all", full_disk)
+    code, output = conform(
+        "--impl", "conformance.reference:factory", "--level", "L1", "--out", str(tmp_path / "o")
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in output, output
+    assert "No space left on device" in output and "the verdicts are in the table above" in output
+    assert "Highest level reached: L1 (requested L1)" in output
