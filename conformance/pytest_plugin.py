@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,7 +66,20 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = config.getoption(SEED)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big")
-    setattr(config, _STATE_KEY, {"seed": seed, "setup": None, "results": []})
+    setattr(
+        config,
+        _STATE_KEY,
+        {
+            "seed": seed,
+            "setup": None,
+            "results": [],
+            # Every case up to the level, and those left after -k/-m deselection.
+            "cases": [],
+            "selected": None,
+            # The case a Ctrl-C stopped in, if one did.
+            "stopped": None,
+        },
+    )
 
 
 def _state(config: pytest.Config) -> dict[str, Any]:
@@ -98,6 +112,13 @@ def pytest_collection_modifyitems(
     if examples is None:
         examples = settings.get_profile(profile_name).max_examples
     state = _state(config)
+    out = config.getoption(OUT)
+    if out:
+        from conformance.report import unwritable
+
+        problem = unwritable(Path(out))
+        if problem is not None:  # found now, not after the whole run
+            raise pytest.UsageError(f"killswitch: {OUT}={out}: cannot write reports: {problem}")
     try:
         setup = build_setup(
             impl=config.getoption(IMPL),
@@ -112,8 +133,18 @@ def pytest_collection_modifyitems(
     setup.hypothesis_profile = profile_name
     state["setup"] = setup
     collector = ConformanceCollector.from_parent(session, name="killswitch")
-    for case in cases_up_to(setup, config.getoption(LEVEL)):
+    state["cases"] = cases_up_to(setup, config.getoption(LEVEL))
+    for case in state["cases"]:
         items.append(ConformanceItem.from_parent(collector, name=case.id, case=case))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note which cases survived deselection (-k, -m, test ids): a run of some
+    cases only claims no level."""
+    if not _enabled(session.config) or _state(session.config)["setup"] is None:
+        return
+    chosen = [item.case for item in session.items if isinstance(item, ConformanceItem)]
+    _state(session.config)["selected"] = chosen
 
 
 class ConformanceCollector(pytest.Collector):
@@ -134,7 +165,13 @@ class ConformanceItem(pytest.Item):
         from conformance.runner import run_case
 
         state = _state(self.config)
-        result = run_case(state["setup"], self.case)
+        try:
+            # Only the user's Ctrl-C gets through: an implementation's sys.exit()
+            # or failure is the case's FAIL, recorded below like any verdict.
+            result = run_case(state["setup"], self.case)
+        except KeyboardInterrupt:
+            state["stopped"] = self.case.id
+            raise
         state["results"].append(result)
         if result.verdict is Verdict.FAIL:
             raise ConformanceFailure(result)
@@ -164,33 +201,69 @@ class ConformanceFailure(Exception):
         self.result = result
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if not _enabled(config) or _state(config)["setup"] is None:
-        return
-    from conformance.runner import RunResult
+def _run_result(config: pytest.Config, exitstatus: int) -> tuple[Any, int]:
+    """The session's conformance run as the CLI would report it, and its exit code."""
+    from conformance.outcome import Verdict
+    from conformance.runner import CaseResult, Interruption, RunResult, Selection
 
     state = _state(config)
     setup = state["setup"]
+    every = state["cases"]
+    selected = every if state["selected"] is None else state["selected"]
+    results = list(state["results"])
+    done = {r.case.id for r in results}
+    pending = [case for case in selected if case.id not in done]
+    interrupted = None
+    if pending and (state["stopped"] or exitstatus == pytest.ExitCode.INTERRUPTED):
+        stopped = next((c for c in pending if c.id == state["stopped"]), pending[0])
+        pending.remove(stopped)
+        pending.insert(0, stopped)
+        interrupted = Interruption(stopped.id, len(pending), tuple(pending))
+    else:  # -x, --maxfail, an error in another test: these cases never ran
+        results += [
+            CaseResult(case, Verdict.FAIL, "not run: pytest stopped before this case")
+            for case in pending
+        ]
+    selection = None
+    if len(selected) < len(every):
+        selection = Selection("pytest's -k/-m/test-id selection", len(selected), len(every))
     run = RunResult(
         setup=setup,
         target=config.getoption(IMPL) or config.getoption(CMD),
         level_requested=config.getoption(LEVEL),
-        results=state["results"],
-        seconds=sum(r.seconds for r in state["results"]),
+        results=results,
+        seconds=sum(r.seconds for r in results),
         clock_declared=setup.capabilities.clock,
+        interrupted=interrupted,
+        selection=selection,
     )
+    return run, 130 if interrupted else 0 if run.ok else 1
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if not _enabled(config) or _state(config)["setup"] is None:
+        return
+    state = _state(config)
+    run, exit_code = _run_result(config, exitstatus)
     out = config.getoption(OUT)
     if out:
-        from pathlib import Path
-
         from conformance.report import write_all
 
-        write_all(run, Path(out), 0 if run.ok else 1)
+        try:
+            write_all(run, Path(out), exit_code)
+        except OSError as exc:
+            terminalreporter.write_line(
+                f"killswitch: cannot write reports to {out}: {exc}", red=True
+            )
     terminalreporter.write_line(
         f"killswitch conformance: level reached {run.level_reached or 'none'}"
         f" (requested {run.level_requested}), seed {state['seed']}"
         f" (reproduce with {SEED}={state['seed']})"
     )
+    if run.selection is not None:
+        terminalreporter.write_line(run.selection.describe())
+    if run.interrupted is not None:
+        terminalreporter.write_line(run.interrupted.describe(len(run.results)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
