@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from conformance.adapter import HALTED_FINAL
-from conformance.context import Context, Obs
+from conformance.context import Context, Instance, Obs
 from conformance.outcome import Unsupported
 
 TERMINATED_STATES = tuple(sorted(HALTED_FINAL))
@@ -15,8 +17,68 @@ def effect_kind(ctx: Context) -> str:
     return "PAUSE" if ctx.setup.has("pause") else "TERMINATE"
 
 
+def command_kinds(ctx: Context, *, resume: bool = True) -> tuple[str, ...]:
+    """Every command kind the implementation takes, :func:`effect_kind` first.
+
+    A rule that makes a command invalid (target, time, signature) must hold for
+    each kind: probed with PAUSE alone, a listener that checks PAUSEs but obeys
+    any authentic TERMINATE reached H. TERMINATE, whose wrongful acceptance
+    cannot be undone, is always among them; a RESUME wrongly accepted undoes a
+    halt (``resume=False`` leaves it out where no PAUSE can set one up). The
+    effect kind comes first so that an implementation failing with it fails
+    with the same first message as when only that kind was probed.
+    """
+    if not ctx.setup.has("pause"):
+        return ("TERMINATE",)
+    return ("PAUSE", "TERMINATE", "RESUME") if resume else ("PAUSE", "TERMINATE")
+
+
 def expected_after(kind: str) -> tuple[str, ...]:
+    if kind == "RESUME":
+        return ("RUNNING",)
     return ("PAUSED",) if kind == "PAUSE" else TERMINATED_STATES
+
+
+class Armed:
+    """Fresh instances in which a valid command of one kind would act.
+
+    TERMINATE and PAUSE act on the RUNNING agent a fresh instance is. A RESUME
+    acts only on a PAUSED one, so each instance is first paused by a genuine
+    PAUSE. That PAUSE is signed here, before the caller signs the RESUME under
+    test, and issued before ``issued_at`` when that is given: the RESUME is the
+    newer command by sequence and by issue time, so nothing but its own defect
+    (target, time, signature) can be why it is refused.
+    """
+
+    def __init__(self, ctx: Context, kind: str, *, issued_at: float | None = None) -> None:
+        self.ctx = ctx
+        self.kind = kind
+        self.pause: bytes | None = None
+        if kind != "RESUME":
+            return
+        if issued_at is None:
+            self.pause = ctx.sign("PAUSE")
+            return
+        now = ctx.now()
+        issued = min(issued_at, now) - 1.0
+        # Valid from now until well after any wait a case makes, within the lifetime limit.
+        lifetime = min(ctx.with_policy().max_lifetime_s, max(60.0, now + 60.0 - issued))
+        self.pause = ctx.sign("PAUSE", issued_at=issued, expires_at=issued + lifetime)
+
+    @property
+    def before(self) -> str:
+        """The state the instances are in when the command under test arrives."""
+        return "RUNNING" if self.pause is None else "PAUSED"
+
+    def open(self, **kwargs: Any) -> Instance:
+        """A fresh instance (``kwargs`` as for :meth:`Context.open`), paused for a RESUME."""
+        inst = self.ctx.open(**kwargs)
+        if self.pause is not None:
+            obs = inst.deliver(self.pause)
+            what = "a valid PAUSE (so that the RESUME under test has a halt to undo)"
+            self.ctx.expect_accepted(obs, what)
+            self.ctx.expect_state(obs.state, ("PAUSED",), f"after {what}")
+        return inst
 
 
 class Forgeries:

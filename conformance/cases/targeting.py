@@ -1,9 +1,11 @@
 """Targeting: commands for another instance or asset change nothing; the
-wildcard target only works when the policy allows it."""
+wildcard target only works when the policy allows it. The refusals are probed
+with every command kind (:func:`~conformance.cases.command_kinds`), each on a
+fresh agent it would act on."""
 
 from __future__ import annotations
 
-from conformance.cases import effect_kind, expected_after
+from conformance.cases import Armed, command_kinds, effect_kind, expected_after
 from conformance.catalog import case
 from conformance.context import ASSET_ID, INSTANCE_ID, OTHER_ASSET, OTHER_INSTANCE, Context
 
@@ -12,33 +14,35 @@ WILDCARD = "*"
 
 @case("KS-TARGET-INSTANCE", "A command for another instance changes nothing", level="L1")
 def other_instance(ctx: Context) -> None:
-    kind = effect_kind(ctx)
-    inst = ctx.open()
-    for asset in (ASSET_ID, None):
-        raw = ctx.sign(kind, target=OTHER_INSTANCE, asset=asset)
-        ctx.expect_rejected(inst.deliver(raw), f"a {kind} for {OTHER_INSTANCE!r} (asset {asset!r})")
+    for kind in command_kinds(ctx):
+        inst = Armed(ctx, kind).open()
+        for asset in (ASSET_ID, None):
+            raw = ctx.sign(kind, target=OTHER_INSTANCE, asset=asset)
+            what = f"a {kind} for {OTHER_INSTANCE!r} (asset {asset!r})"
+            ctx.expect_rejected(inst.deliver(raw), what)
 
 
 @case("KS-TARGET-ASSET", "A command naming another asset changes nothing", level="L1")
 def other_asset(ctx: Context) -> None:
-    kind = effect_kind(ctx)
-    inst = ctx.open()
-    for target in (INSTANCE_ID, OTHER_INSTANCE):
-        raw = ctx.sign(kind, target=target, asset=OTHER_ASSET)
-        ctx.expect_rejected(inst.deliver(raw), f"a {kind} for {target!r} of asset {OTHER_ASSET!r}")
+    for kind in command_kinds(ctx):
+        inst = Armed(ctx, kind).open()
+        for target in (INSTANCE_ID, OTHER_INSTANCE):
+            raw = ctx.sign(kind, target=target, asset=OTHER_ASSET)
+            what = f"a {kind} for {target!r} of asset {OTHER_ASSET!r}"
+            ctx.expect_rejected(inst.deliver(raw), what)
 
 
 @case(
     "KS-TARGET-WILDCARD", "The wildcard target is refused unless the policy allows it", level="L2"
 )
 def wildcard_refused(ctx: Context) -> None:
-    kind = effect_kind(ctx)
-    inst = ctx.open()
-    for asset in (ASSET_ID, None):
-        raw = ctx.sign(kind, target=WILDCARD, asset=asset)
-        ctx.expect_rejected(
-            inst.deliver(raw), f"a {kind} for '*' (asset {asset!r}) with wildcards off"
-        )
+    for kind in command_kinds(ctx):
+        inst = Armed(ctx, kind).open()
+        for asset in (ASSET_ID, None):
+            raw = ctx.sign(kind, target=WILDCARD, asset=asset)
+            ctx.expect_rejected(
+                inst.deliver(raw), f"a {kind} for '*' (asset {asset!r}) with wildcards off"
+            )
 
 
 @case(
