@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import math
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -159,6 +160,13 @@ class Instance:
             isinstance(deadline, bool) or not isinstance(deadline, int | float)
         ):
             raise ImplementationError(f"deliver reported hard_kill_at={deadline!r}")
+        if deadline is not None and not math.isfinite(deadline):
+            # Every comparison with NaN is false, so a deadline check with a
+            # tolerance would pass it; infinity is no deadline either.
+            raise ImplementationError(
+                f"deliver reported hard_kill_at={deadline!r}: not a finite time in POSIX"
+                " seconds (null when there is no deadline)"
+            )
         step["observed"] = {
             "accepted": observation.accepted,
             "reason": observation.reason,

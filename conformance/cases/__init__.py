@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from conformance.adapter import HALTED_FINAL
@@ -79,6 +80,17 @@ class Armed:
             self.ctx.expect_accepted(obs, what)
             self.ctx.expect_state(obs.state, ("PAUSED",), f"after {what}")
         return inst
+
+
+def finite_time(ctx: Context, value: float, what: str) -> float:
+    """``value`` if it is a finite number of seconds, else a failure naming ``what``.
+
+    Deadline checks compare with a tolerance, and every comparison with NaN is
+    false: ``abs(nan - expected) > tolerance`` would let a NaN deadline pass.
+    """
+    if not math.isfinite(value):
+        raise ctx.fail(f"{what} is {value!r}, not a finite time in POSIX seconds")
+    return value
 
 
 class Forgeries:

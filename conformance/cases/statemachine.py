@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from conformance.cases import TERMINATED_STATES
+from conformance.cases import TERMINATED_STATES, finite_time
 from conformance.catalog import case
 from conformance.context import Context
 from conformance.hypo import forall, run_machine
@@ -54,8 +54,9 @@ def terminate_deadline(ctx: Context) -> None:
         return  # terminated at once: no deadline is left to move
     deadline = first.hard_kill_at
     if deadline is not None:
+        deadline = finite_time(ctx, deadline, f"the hard_kill_at a {grace} s TERMINATE set")
         tolerance = slack if ctx.wall else 1e-3
-        if abs(deadline - (start + grace)) > tolerance:
+        if not abs(deadline - (start + grace)) <= tolerance:  # written so NaN fails too
             raise ctx.fail(
                 f"a TERMINATE with a {grace} s grace period accepted at {start:.3f} set"
                 f" hard_kill_at {deadline:.3f}, expected {start + grace:.3f} (SPEC.md §5.3)"
@@ -65,6 +66,8 @@ def terminate_deadline(ctx: Context) -> None:
     ctx.wait(later)
     second = inst.deliver(ctx.sign("TERMINATE", grace_period_seconds=grace))
     ctx.expect_rejected(second, f"a second TERMINATE {later:g} s after the first")
+    if second.hard_kill_at is not None:
+        finite_time(ctx, second.hard_kill_at, "the hard_kill_at after a second TERMINATE")
     if deadline is not None and second.hard_kill_at not in (None, deadline):
         raise ctx.fail(
             f"a second TERMINATE {later:g} s after the first moved hard_kill_at from"
