@@ -26,6 +26,7 @@ CaseBody = Callable[[Context], "Info | None"]
 CASE_MODULES = (
     "conformance.cases.basic",
     "conformance.cases.signature",
+    "conformance.cases.transports",
     "conformance.cases.canonical",
     "conformance.cases.targeting",
     "conformance.cases.time",

@@ -24,6 +24,7 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "KS-VALID-ACCEPT": ("KS-120", "KS-030", "KS-040", "KS-060"),
     "KS-TRUST-NONE": ("KS-006",),
     "KS-SIG-TAMPER-SIGNED": ("KS-120", "KS-041", "KS-065"),
+    "KS-TRANSPORT-VERIFIED": ("KS-222", "KS-226", "KS-120"),
     "KS-SIG-WRONG-KEY": ("KS-120", "KS-043", "KS-069"),
     "KS-SIG-MUTATE": ("KS-120", "KS-030", "KS-068"),
     "KS-SIG-BER": ("KS-042",),
