@@ -41,6 +41,7 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "KS-TIME-EXPIRES-LATER": ("KS-101",),
     "KS-ROBUST-HUGE": ("KS-123", "KS-003"),
     "KS-TIMING": ("KS-262", "KS-263"),
+    "KS-VECTORS": ("KS-120", "KS-100", "KS-101", "KS-104", "KS-012"),
     "KS-REASONS": ("KS-122",),
     # Level 3: full
     "KS-STATE-TERMINATE-RESTART": ("KS-022", "KS-144"),
@@ -56,6 +57,7 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "KS-REPLAY-RESTART": ("KS-144",),
     "KS-REPLAY-WINDOW": ("KS-142", "KS-143"),
     "KS-REPLAY-NOT-RECORDED": ("KS-141", "KS-004", "KS-100"),
+    "KS-VECTORS-REPLAY": ("KS-120", "KS-140", "KS-161"),
     "KS-WATCHDOG": ("KS-181", "KS-182", "KS-184"),
     "KS-WATCHDOG-OFF": ("KS-180",),
     "KS-WATCHDOG-FED": ("KS-183", "KS-181"),
@@ -70,6 +72,7 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "KS-SIG-NONCANONICAL": ("KS-067", "KS-068"),
     "KS-CANON-DELIMITER": ("KS-072", "KS-065"),
     "KS-CANON-RESPELL": ("KS-063", "KS-065", "KS-071"),
+    "KS-VECTORS-ENCODING": ("KS-067", "KS-068"),
 }
 
 #: Fields the seed's six-part signed string covers: tampering with them is an

@@ -11,7 +11,8 @@ tell a forgery from the genuine command) with the expected ``reason``
 reference listener; a test checks that the reference agrees with each.
 
 :func:`check` runs a document against any implementation through the adapter
-contract; the ``KS-REASONS`` case uses it to compare rejection reasons.
+contract: the ``KS-VECTORS`` cases check each decision (MUST, SPEC.md KS-120)
+and ``KS-REASONS`` the rejection reasons (SHOULD, KS-122).
 """
 
 from __future__ import annotations
@@ -50,6 +51,31 @@ BUG_TYPES = {
     "MALFORMED_INPUT": "Not a well-formed command of this profile.",
     "PROFILE_LIMITATION": "The profile cannot detect this (result 'acceptable').",
 }
+
+#: The SPEC.md requirements a wrong decision on a vector with these flags breaks
+#: (every vector: KS-120, accept exactly what passes every step of §6).
+FLAG_REQUIREMENTS = {
+    "AUTH_BYPASS": ("KS-120", "KS-041", "KS-065"),
+    "MODIFIED_SIGNATURE": ("KS-120",),
+    "ALGORITHM_CONFUSION": ("KS-042", "KS-069"),
+    "SIGNATURE_MALLEABILITY": ("KS-042", "KS-067", "KS-068"),
+    "CANONICALIZATION": ("KS-063", "KS-072"),
+    "EXPIRY": ("KS-100", "KS-101"),
+    "LIFETIME": ("KS-104",),
+    "EXACT_BOUNDARY": ("KS-100", "KS-101", "KS-104"),
+    "REPLAY": ("KS-140",),
+    "STALE": ("KS-161", "KS-165"),
+    "TARGETING": ("KS-012", "KS-013"),
+    "MALFORMED_INPUT": ("KS-003", "KS-040", "KS-061", "KS-123"),
+}
+
+
+def requirements_of(flags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """KS-120 and the requirements of ``flags``, sorted."""
+    found = {"KS-120"}
+    for flag in flags:
+        found.update(FLAG_REQUIREMENTS.get(flag, ()))
+    return tuple(sorted(found))
 
 
 @dataclass
@@ -580,6 +606,16 @@ class Disagreement:
     comment: str
     expected: str
     observed: str
+    flags: tuple[str, ...] = ()
+    #: True when the decision itself is wrong (an invalid vector accepted, a
+    #: valid one rejected); False when only the rejection reason differs.
+    wrong_decision: bool = True
+
+    def describe(self) -> str:
+        return (
+            f"tcId {self.tc_id} ({self.comment}; {', '.join(requirements_of(self.flags))}):"
+            f" expected {self.expected}, got {self.observed}"
+        )
 
 
 def raw_of(test: dict[str, Any]) -> bytes:
@@ -602,16 +638,20 @@ def check(
     *,
     reasons: bool = True,
     skip_flags: frozenset[str] = frozenset(),
+    select: Callable[[dict[str, Any]], bool] | None = None,
 ) -> list[Disagreement]:
-    """Run every test on a fresh instance trusting the group's key
-    (``open_instance(key)``, whose ``deliver`` returns an object with
-    ``effective`` and ``reason``); list the tests whose outcome (or, with
-    ``reasons``, whose rejection reason) differs from the expectation."""
+    """Run every test (with none of ``skip_flags``, and that ``select`` accepts)
+    on a fresh instance trusting the group's key (``open_instance(key)``, whose
+    ``deliver`` returns an object with ``effective`` and ``reason``); list the
+    tests whose outcome (or, with ``reasons``, whose rejection reason) differs
+    from the expectation."""
     found = []
     for group in document["testGroups"]:
         key = group_key(group)
         for test in group["tests"]:
             if skip_flags & set(test["flags"]):
+                continue
+            if select is not None and not select(test):
                 continue
             inst = open_instance(key)
             for item in test["history"]:
@@ -619,11 +659,16 @@ def check(
             obs = inst.deliver(raw_of(test), now=test["nowPosix"])
             accepted = obs.effective
             expected = test["result"]
-            ok = expected == "acceptable" or accepted == (expected == "valid")
+            right = expected == "acceptable" or accepted == (expected == "valid")
+            ok = right
             if ok and reasons and expected == "invalid" and obs.reason != test["reason"]:
                 ok = False
             if not ok:
                 seen = "valid" if accepted else f"invalid ({obs.reason})"
                 want = expected if expected != "invalid" else f"invalid ({test['reason']})"
-                found.append(Disagreement(test["tcId"], test["comment"], want, seen))
+                found.append(
+                    Disagreement(
+                        test["tcId"], test["comment"], want, seen, tuple(test["flags"]), not right
+                    )
+                )
     return found
