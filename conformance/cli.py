@@ -197,11 +197,11 @@ def conform(
             from conformance.replay import ReplayError, replay_file
 
             try:
-                lines, ok = replay_file(replay, setup)
+                replayed = replay_file(replay, setup)
             except ReplayError as exc:
                 raise click.UsageError(str(exc)) from None
-            click.echo("\n".join(lines))
-            sys.exit(0 if ok else 1)
+            click.echo("\n".join(replayed.lines))
+            sys.exit(replayed.exit_code)
         only = None
         if patterns:
             only = lambda case: any(fnmatch.fnmatch(case.id, p) for p in patterns)  # noqa: E731

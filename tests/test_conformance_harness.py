@@ -454,3 +454,123 @@ def test_reports_that_cannot_be_written_after_the_run_still_show_the_verdicts(
     assert code == 2 and "Traceback" not in output, output
     assert "No space left on device" in output and "the verdicts are in the table above" in output
     assert "Highest level reached: L1 (requested L1)" in output
+
+
+# -- 4. and 5. --replay: time, damaged files, implementations that raise ----------------
+
+
+@pytest.fixture(scope="module")
+def naive_counterexample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """KS-TARGET-ASSET's counterexample for the naive listener (wall clock, seed)."""
+    out = tmp_path_factory.mktemp("naive")
+    code, output = conform("--impl", NAIVE, "--case", "KS-TARGET-ASSET", "--out", str(out))
+    assert code == 1, output
+    return out / "counterexamples" / "KS-TARGET-ASSET.json"
+
+
+def test_a_wall_clock_replay_after_the_commands_expired_is_inconclusive(
+    naive_counterexample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, tzinfo
+
+    code, output = invoke("conform", "--impl", NAIVE, "--replay", str(naive_counterexample))
+    assert code == 1 and "still fails" in output, output  # replayed at once: conclusive
+    # An hour later, for the harness and for the naive listener's own clock.
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3600)
+
+    class AnHourLater(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> AnHourLater:
+            return cls.fromtimestamp(time.time(), tz)
+
+    monkeypatch.setattr(sys.modules["naive_listener"], "datetime", AnHourLater)
+    code, output = invoke("conform", "--impl", NAIVE, "--replay", str(naive_counterexample))
+    assert code == 1, output
+    assert "no longer fails" not in output and "the replay is inconclusive" in output
+    assert "was valid when recorded and is expired now" in output
+    # An implementation that takes the time it is given is replayed at the recorded
+    # times: an hour later the reference still shows the counterexample is not its flaw.
+    code, output = invoke(
+        "conform", "--impl", "conformance.reference:factory", "--profile", "seed",
+        "--replay", str(naive_counterexample),
+    )  # fmt: skip
+    assert code == 0 and "clock injected" in output and "no longer fails" in output, output
+
+
+def _damaged(source: Path, folder: Path, change: Any) -> Path:
+    document = json.loads(source.read_text())
+    change(document)
+    path = folder / "damaged.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _set(where: str, value: Any) -> Any:
+    def change(document: dict[str, Any]) -> None:
+        *parents, last = where.split(".")
+        target: Any = document
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[int(last) if last.isdigit() else last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set("steps.1.raw_b64", "not*base64"), "steps[1].raw_b64: not valid base64"),
+        (_set("steps.0.config", 7), "steps[0].config: 7 is out of range"),
+        (_set("configs.0.policy.bogus", 1), "configs[0].policy.bogus: unknown policy member"),
+        (_set("configs.0.policy.max_grace_s", "60"), "configs[0].policy.max_grace_s: has the"),
+        (_set("steps.1.now", "soon"), "steps[1].now: must be a finite number, got 'soon'"),
+        (_set("steps.1.now", float("nan")), "steps[1].now: must be a finite number, got nan"),
+        (_set("steps.1.op", "explode"), "steps[1].op: must be one of"),
+        (_set("steps", []), "steps: must be a non-empty list"),
+        (_set("configs.0.trusted_keys", "all"), "configs[0].trusted_keys: must be a list"),
+        (_set("steps.1.expect", {"accepted": "no"}), "steps[1].expect.accepted: must be true"),
+        (lambda d: d["steps"].pop(0), "steps[0]: deliver before any start"),
+        (lambda d: d["configs"][0].pop("instance_id"), "configs[0].instance_id: must be a string"),
+    ],
+)
+def test_a_damaged_counterexample_is_bad_input_naming_the_field(
+    naive_counterexample: Path, tmp_path: Path, change: Any, message: str
+) -> None:
+    path = _damaged(naive_counterexample, tmp_path, change)
+    code, output = invoke(
+        "conform", "--impl", "conformance.reference:factory", "--replay", str(path)
+    )
+    assert code == 2 and "Traceback" not in output, output
+    assert f"--replay {path}: {message}" in output
+
+
+def test_an_implementation_that_raises_during_a_replay_is_a_reported_failure(
+    naive_counterexample: Path, tmp_path: Path
+) -> None:
+    def garbage_first(document: dict[str, Any]) -> None:
+        step = dict(document["steps"][1], raw_b64="bm90IGpzb24=", text="not json")
+        step["expect"] = {"accepted": False}
+        document["steps"].insert(1, step)
+
+    path = _damaged(naive_counterexample, tmp_path, garbage_first)
+    code, output = invoke(
+        "conform", "--impl", f"{adapters(tmp_path)}:RaisesOnGarbage", "--profile", "seed",
+        "--replay", str(path),
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in output, output
+    assert "step 2: implementation error: deliver raised JSONDecodeError" in output
+    assert "the counterexample still fails" in output
+
+
+def test_an_implementation_that_exits_during_a_replay_is_a_reported_failure(
+    tmp_path: Path,
+) -> None:
+    impl = f"{adapters(tmp_path)}:ExitsOnTerminate"
+    out = tmp_path / "out"
+    assert conform("--impl", impl, "--case", "KS-L1-KILL", "--out", str(out))[0] == 1
+    code, output = invoke(
+        "conform", "--impl", impl, "--replay", str(out / "counterexamples" / "KS-L1-KILL.json")
+    )
+    assert code == 1 and "Traceback" not in output, output
+    assert "implementation error: deliver tried to exit the process" in output
