@@ -16,6 +16,11 @@ import click
 
 from sim.schema import ScenarioError
 
+#: The most ``--replications`` (and swarm ``--seeds``) a run may ask for: each
+#: replication keeps its row in results.json and its samples in the summary
+#: (10^9 ended in a MemoryError, 10^7 took 700 MB before the first run).
+MAX_REPLICATIONS = 1_000_000
+
 if TYPE_CHECKING:
     from killswitch.hierarchy import Hierarchy
     from sim.runner import RunResult
@@ -118,7 +123,13 @@ def show(name: str) -> None:
 @sim.command()
 @click.argument("scenario_ref", metavar="SCENARIO")
 @click.option("--seed", type=int, default=None, help="Master seed (default: the scenario's).")
-@click.option("--replications", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--replications",
+    type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+    default=1,
+    show_default=True,
+    help=f"Runs, each with its own seed derived from --seed (at most {MAX_REPLICATIONS:,}).",
+)
 @click.option(
     "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
 )
@@ -368,7 +379,14 @@ def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None
 
 
 @sim.command()
-@click.option("--seeds", "count", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--seeds",
+    "count",
+    type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+    default=20,
+    show_default=True,
+    help=f"Fault mixes to try, one per seed (at most {MAX_REPLICATIONS:,}).",
+)
 @click.option("--seed", "master", type=int, default=1, show_default=True, help="Master seed.")
 @click.option("--base", default="baseline", show_default=True, help="Base scenario.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)

@@ -21,8 +21,9 @@ import contextlib
 import gc
 import multiprocessing
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import overload
 
 from sim.aggregate import Summary
 from sim.rng import derive_seed
@@ -30,11 +31,47 @@ from sim.runner import RunResult, run_once
 from sim.scenario import Scenario
 
 
-def replication_seeds(master: int, replications: int) -> list[int]:
+class Seeds(Sequence[int]):
+    """Replication seeds ``derive_seed(master, "replication", i)`` for ``i`` in
+    ``indices``, derived when read: a list of them all cost 40 bytes a seed
+    before anything ran (700 MB for 10^7, with its copies), and a worker's batch
+    is sent as a range, not as a list. A slice is again a Seeds; equal to any
+    sequence of the same seeds."""
+
+    def __init__(self, master: int, indices: range) -> None:
+        self.master = master
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> Seeds: ...
+    def __getitem__(self, index: int | slice) -> int | Seeds:
+        if isinstance(index, slice):
+            return Seeds(self.master, self.indices[index])
+        return derive_seed(self.master, "replication", self.indices[index])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Seeds) and other.master == self.master:
+            return other.indices == self.indices
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which have none
+
+    def __repr__(self) -> str:
+        return f"Seeds({self.master}, {self.indices})"
+
+
+def replication_seeds(master: int, replications: int) -> Sequence[int]:
     """The master seed itself for a single run; derived seeds for a Monte Carlo batch."""
     if replications == 1:
         return [master]
-    return [derive_seed(master, "replication", i) for i in range(replications)]
+    return Seeds(master, range(replications))
 
 
 #: The scenario a worker process runs (set once per worker by the pool initializer).
@@ -63,7 +100,7 @@ class Interrupted(Exception):
         self.summary = summary
 
 
-def _summarize(scenario: Scenario, seeds: list[int]) -> Summary:
+def _summarize(scenario: Scenario, seeds: Sequence[int]) -> Summary:
     """The summary of replications after the first (no rows, no timeline: nothing
     reads them)."""
     summary = Summary(scenario.sla)
@@ -72,7 +109,7 @@ def _summarize(scenario: Scenario, seeds: list[int]) -> Summary:
     return summary
 
 
-def _work(seeds: list[int]) -> Summary:
+def _work(seeds: Sequence[int]) -> Summary:
     assert _scenario is not None, "worker started without a scenario"
     return _summarize(_scenario, seeds)
 
@@ -81,7 +118,7 @@ def _work(seeds: list[int]) -> Summary:
 MAX_BATCH = 64
 
 
-def batches(seeds: list[int], jobs: int) -> list[list[int]]:
+def batches(seeds: Sequence[int], jobs: int) -> list[Sequence[int]]:
     """Guided scheduling: large batches first (few messages for the parent),
     smaller and smaller ones towards the end (no worker waits long for the last
     one to finish): each batch is a ``2 * jobs``-th of what is left, at most
@@ -98,7 +135,7 @@ def batches(seeds: list[int], jobs: int) -> list[list[int]]:
 
 def run_replications(
     scenario: Scenario,
-    seeds: list[int],
+    seeds: Sequence[int],
     jobs: int = 1,
     first_trace: Path | None = None,
     progress: Callable[[int], None] | None = None,
@@ -141,7 +178,7 @@ def _no_interrupt() -> Iterator[None]:
 
 def _run_rest(
     scenario: Scenario,
-    rest: list[int],
+    rest: Sequence[int],
     jobs: int,
     summary: Summary,
     progress: Callable[[int], None] | None,

@@ -74,7 +74,7 @@ def build_results(
     source: str,
     text: str,
     master_seed: int,
-    seeds: list[int],
+    seeds: Sequence[int],
     summary: Summary,
     outcomes: list[Outcome],
     first: RunResult,

@@ -343,3 +343,41 @@ def test_ctrl_c_during_the_determinism_check_writes_nothing(
     assert result.exit_code == 130, result.output
     assert "nothing written" in result.stderr
     assert not out.exists()
+
+
+# --- --replications is bounded, and its seeds are not built up front ----------
+
+
+@pytest.mark.parametrize("count", ["1000001", "10000000", str(10**9)])
+def test_too_many_replications_is_a_usage_error(count: str) -> None:
+    result = invoke("run", "baseline", "--replications", count, "--no-report")
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "--replications" in result.output and "1000000" in result.output
+
+
+def test_too_many_swarm_seeds_is_a_usage_error() -> None:
+    result = invoke("swarm", "--seeds", str(10**9))
+    assert result.exit_code == 2
+    assert "--seeds" in result.output and "1000000" in result.output
+
+
+def test_replication_seeds_are_derived_on_demand() -> None:
+    import tracemalloc
+
+    from sim.cli import MAX_REPLICATIONS
+    from sim.montecarlo import replication_seeds
+    from sim.rng import derive_seed
+
+    tracemalloc.start()
+    seeds = replication_seeds(3, MAX_REPLICATIONS)
+    rest = seeds[1:]
+    done = seeds[:500_000]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 100_000  # bytes: no list of a million seeds
+    assert len(seeds) == MAX_REPLICATIONS and len(rest) == MAX_REPLICATIONS - 1
+    assert len(done) == 500_000
+    assert seeds[-1] == rest[-1] == derive_seed(3, "replication", MAX_REPLICATIONS - 1)
+    assert list(rest[:3]) == [derive_seed(3, "replication", i) for i in (1, 2, 3)]
+    assert seeds[:4] == list(seeds[:4]) and seeds[:4] != seeds[1:5]
