@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -381,3 +382,52 @@ def test_replication_seeds_are_derived_on_demand() -> None:
     assert seeds[-1] == rest[-1] == derive_seed(3, "replication", MAX_REPLICATIONS - 1)
     assert list(rest[:3]) == [derive_seed(3, "replication", i) for i in (1, 2, 3)]
     assert seeds[:4] == list(seeds[:4]) and seeds[:4] != seeds[1:5]
+
+
+# --- Ctrl-C keeps nearly every finished replication ----------------------------
+
+
+def test_slow_replications_are_reported_one_by_one_with_two_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker reports a batch only whole, and Ctrl-C loses what it has not
+    # reported: when one replication takes longer than a batch should (BATCH_S),
+    # each batch is a single replication. The workers fork after the patch.
+    import sim.montecarlo
+    from sim.montecarlo import replication_seeds, run_replications
+    from sim.scenario import load_scenario
+
+    real = sim.montecarlo.run_once
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.02)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.montecarlo, "run_once", slow)
+    monkeypatch.setattr(sim.montecarlo, "BATCH_S", 0.01)
+    scenario, _ = load_scenario("baseline")
+    seeds = replication_seeds(4, 30)
+    reported: list[int] = []
+    _, summary = run_replications(scenario, seeds, 2, progress=reported.append)
+    assert reported == [1] * 30
+    _, alone = run_replications(scenario, seeds, 1)
+    assert summary.to_json() == alone.to_json() and summary.run_rows == alone.run_rows
+
+
+@pytest.mark.parametrize(
+    ("replication_s", "expected"), [(10.0, 1), (0.06, 1), (0.03, 3), (0.001, 64), (0.0, 64)]
+)
+def test_a_batch_is_about_batch_s_of_work(replication_s: float, expected: int) -> None:
+    from sim.montecarlo import BATCH_S, batch_limit
+
+    assert BATCH_S == 0.1
+    assert batch_limit(replication_s) == expected
+
+
+def test_batches_never_exceed_their_limit() -> None:
+    from sim.montecarlo import batches
+
+    seeds = list(range(1000))
+    parts = batches(seeds, 2, most=3)
+    assert [s for part in parts for s in part] == seeds
+    assert max(len(part) for part in parts) == 3
