@@ -370,11 +370,16 @@ def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None
         expected = f"expected {o['expected']}"
         click.echo(f"  {mark} {o['name']:34s} {expected:38s} got {o['actual']}")
     first = results["first_run"]
+    digest = f"sha256:{first['digest']} ({first['trace_lines']} lines)"
+    if first["seed"] == results["seed"]:  # a single run: the master seed is its seed
+        whose = f"digest {digest}  seed {results['seed']}"
+    else:  # replication 0 ran with a seed derived from the master seed
+        whose = (
+            f"digest of replication 0 (seed {first['seed']}) {digest}"
+            f"  master seed {results['seed']}"
+        )
     speed = virtual / wall if wall > 0 else float("inf")
-    click.echo(
-        f"digest sha256:{first['digest']} ({first['trace_lines']} lines)  seed {results['seed']}"
-        f"  wall {wall:.2f} s  virtual/wall {speed:.0f}x"
-    )
+    click.echo(f"{whose}  wall {wall:.2f} s  virtual/wall {speed:.0f}x")
     click.echo("PASSED" if results["passed"] else "FAILED")
 
 

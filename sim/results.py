@@ -13,8 +13,10 @@ Schema ``killswitch.sim/1`` (documented in scenarios/README.md, "Results"):
   ``counters``, ``spend``;
 * ``expectations``: name, expected, actual, passed; ``passed`` overall;
 * ``runs``: seed, trace digest and failed checkers of every replication;
-* ``first_run``: the first replication's trace digest and line count, and for
-  small trees its per-agent timeline, the tree's edges and the faults, for plots;
+* ``first_run``: the first replication's seed (in a Monte Carlo run derived
+  from the master ``seed``: replication 0's), trace digest and line count (of
+  trace.jsonl), and for small trees its per-agent timeline, the tree's edges
+  and the faults, for plots;
 * ``interrupted`` (only when Ctrl-C stopped the run): replications ``requested``
   and ``done`` (everything else covers the ``done`` ones).
 """

@@ -431,3 +431,33 @@ def test_batches_never_exceed_their_limit() -> None:
     parts = batches(seeds, 2, most=3)
     assert [s for part in parts for s in part] == seeds
     assert max(len(part) for part in parts) == 3
+
+
+# --- the digest line names the run it belongs to --------------------------------
+
+
+def test_a_monte_carlo_digest_names_replication_0_and_its_seed(tmp_path: Path) -> None:
+    from sim.rng import derive_seed
+
+    out = tmp_path / "mc"
+    result = invoke("run", "baseline", "--seed", "5", "--replications", "3", "--out", str(out),
+                    "--no-report")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    first = results["first_run"]
+    derived = derive_seed(5, "replication", 0)
+    assert first["seed"] == derived == results["runs"][0]["seed"] and results["seed"] == 5
+    assert first["digest"] == results["runs"][0]["digest"]
+    line = next(x for x in result.output.splitlines() if "sha256:" in x)
+    assert line.startswith(
+        f"digest of replication 0 (seed {derived}) sha256:{first['digest']}"
+        f" ({first['trace_lines']} lines)  master seed 5  "
+    )
+    assert " seed 5 " not in line.replace("master seed 5", "")
+    trace = (out / "trace.jsonl").read_bytes()
+    assert hashlib.sha256(trace).hexdigest() == first["digest"]
+    # That seed alone gives that digest.
+    alone = invoke("run", "baseline", "--seed", str(derived), "--out", str(tmp_path / "one"),
+                   "--no-report")  # fmt: skip
+    assert f"digest sha256:{first['digest']} " in alone.output
+    assert f"seed {derived}  wall" in alone.output
