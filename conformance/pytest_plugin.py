@@ -256,7 +256,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 f"killswitch: cannot write reports to {out}: {exc}", red=True
             )
     terminalreporter.write_line(
-        f"killswitch conformance: level reached {run.level_reached or 'none'}"
+        f"killswitch conformance: level reached {run.level_claimed or 'none'}"
         f" (requested {run.level_requested}), seed {state['seed']}"
         f" (reproduce with {SEED}={state['seed']})"
     )

@@ -141,7 +141,7 @@ def table(run: RunResult) -> str:
         changed = clock_changes(run)
         lines.append(f"Wall-clock mode changed {len(changed)} case(s):")
         lines += [f"    {c['id']}: {c['change']}" for c in changed]
-    reached = run.level_reached or "none"
+    reached = run.level_claimed or "none"
     lines.append(f"Highest level reached: {reached} (requested {run.level_requested})")
     if run.selection is not None:
         lines.append(run.selection.describe())
@@ -174,7 +174,7 @@ def to_json(run: RunResult, exit_code: int) -> dict[str, Any]:
         "seed": setup.seed,
         "examples": setup.examples,
         "hypothesis_profile": setup.hypothesis_profile,
-        "level": {"requested": run.level_requested, "reached": run.level_reached},
+        "level": {"requested": run.level_requested, "reached": run.level_claimed},
         "exit_code": exit_code,
         "summary": {v.value: run.count(v) for v in Verdict},
         "undetected_fields": undetected_fields(run),
@@ -343,7 +343,7 @@ small {{ white-space: pre-wrap; }}
 <b>Profile:</b> {e(setup.profile_name)} · <b>clock:</b> {e(setup.clock_mode)}
 (declared {e(run.clock_declared)}) · <b>seed:</b> {setup.seed} ·
 <b>examples:</b> {setup.examples}<br>
-<b>Level reached:</b> {e(run.level_reached or "none")} (requested {e(run.level_requested)}) ·
+<b>Level reached:</b> {e(run.level_claimed or "none")} (requested {e(run.level_requested)}) ·
 <b>exit code:</b> {exit_code}<br>{stopped}
 <b>Summary:</b> {e(summary)}<br>
 <b>Changeable without detection:</b> {e(fields)}</p>

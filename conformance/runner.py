@@ -142,9 +142,17 @@ class RunResult:
     selection: Selection | None = None
 
     @property
+    def level_claimed(self) -> str | None:
+        """The level the reports claim: none when only some cases ran (a level is a
+        claim about every case up to it), else :attr:`level_reached`."""
+        return None if self.selection is not None else self.level_reached
+
+    @property
     def level_reached(self) -> str | None:
-        if self.interrupted is not None or self.selection is not None:
-            return None  # unrun cases could block any level
+        """The highest level the cases that ran support (None if interrupted: the
+        unrun cases could block any level). See :attr:`level_claimed` for a subset."""
+        if self.interrupted is not None:
+            return None
         blocked = {r.blocks_level for r in self.results} - {None}
         reached = None
         for level in LEVELS[: level_rank(self.level_requested) + 1]:
