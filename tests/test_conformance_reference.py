@@ -143,4 +143,6 @@ def test_waits_beyond_max_wait_are_unsupported_never_failed(tmp_path: Path) -> N
         assert by_id[case_id].limitation == "clock"
         assert "wall-clock waits are limited to 0 s" in by_id[case_id].detail
     assert by_id["KS-L1-KILL"].verdict is Verdict.PASS
-    assert result.level_reached == "H"  # a clock limitation blocks no level
+    # A clock limitation blocks no level (a run of some cases claims none at all,
+    # so the results say it).
+    assert all(r.blocks_level is None for r in result.results)
