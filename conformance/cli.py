@@ -1,7 +1,8 @@
 """``killswitch conform`` and ``killswitch vectors``.
 
 Exit codes: 0 every MUST at the requested level passed (or the vectors were
-written), 1 a MUST failed (or a replayed counterexample still fails), 2 bad
+written; with --case: every selected case did), 1 a MUST failed (or a
+replayed counterexample still fails, or its replay is inconclusive), 2 bad
 input or usage (with a message saying what and where, never a traceback),
 130 the run was interrupted (Ctrl-C): the reports still hold every verdict
 reached before it.
@@ -127,12 +128,15 @@ def _render_shared_report(results: Path, out: Path) -> list[Path]:
     "patterns",
     multiple=True,
     metavar="PATTERN",
-    help="Run only cases whose id matches (glob, repeatable).",
+    help="Run only cases whose id matches (glob, repeatable). A run of some cases"
+    " claims no level; its exit code reflects the selected cases.",
 )
 @click.option(
     "--replay",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Replay one counterexample file against the implementation instead.",
+    help="Replay one counterexample file against the implementation instead (at the"
+    " recorded times with an injected clock; exit 1 while it still fails or when a"
+    " wall-clock replay is inconclusive).",
 )
 @click.option(
     "--work-dir",
@@ -165,8 +169,10 @@ def conform(
     program with --cmd "COMMAND" speaking newline-delimited JSON
     (conformance/PROTOCOL.md). Prints a table of cases (id, title, requirement,
     verdict), writes reports to --out, and exits 0 when every MUST up to
-    --level passes, 1 otherwise, 2 on bad input. Ctrl-C stops the run and
-    still writes the reports for the cases done (exit 130, no level claimed).
+    --level passes, 1 otherwise, 2 on bad input. With --case only the
+    selected cases run: no level is claimed and the exit code reflects them.
+    Ctrl-C stops the run and still writes the reports for the cases done
+    (exit 130, no level claimed).
     """
     from conformance import report
     from conformance.runner import BadInput, build_setup, cleanup, run_suite
