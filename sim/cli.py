@@ -414,13 +414,18 @@ def swarm(
     # Checked as `sim run` checks it, before anything runs: against the first
     # seed's tree (a random tree is redrawn per seed, with the same agent ids).
     _checked_tree(scenario, base, seeds[0])  # each run builds its own tree
-    for seed in seeds:
-        # A drawn mix names only agents every tree has, but the scenario's own
-        # checks see base and mix together (the event budget, the forgeries).
-        try:
-            swarm_scenario(seed, scenario)
-        except ValueError as exc:
-            _fail_input(f"{base}: swarm seed {seed} draws faults it cannot take: {exc}")
+    try:
+        for seed in seeds:
+            # A drawn mix names only agents every tree has, but the scenario's own
+            # checks see base and mix together (the event budget, the forgeries).
+            # About 50 us a seed.
+            try:
+                swarm_scenario(seed, scenario)
+            except ValueError as exc:
+                _fail_input(f"{base}: swarm seed {seed} draws faults it cannot take: {exc}")
+    except KeyboardInterrupt:
+        click.echo("interrupted before the first seed ran", err=True)
+        sys.exit(130)
     click.echo(f"swarm master seed={master} seeds={len(seeds)} base={base_args}")
     failures = done = 0
     try:

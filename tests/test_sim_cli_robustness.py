@@ -461,3 +461,15 @@ def test_a_monte_carlo_digest_names_replication_0_and_its_seed(tmp_path: Path) -
                    "--no-report")  # fmt: skip
     assert f"digest sha256:{first['digest']} " in alone.output
     assert f"seed {derived}  wall" in alone.output
+
+
+def test_ctrl_c_while_swarm_checks_its_seeds_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.swarm
+
+    def interrupted(seed: int, base: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.swarm, "swarm_scenario", interrupted)
+    result = invoke("swarm", "--seeds", "5")
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted before the first seed ran\n"
