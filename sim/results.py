@@ -125,6 +125,10 @@ def write_results(results: dict[str, Any], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)  # never leave a half-written results file behind
+    try:
+        tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)  # never leave a half-written results file behind
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # nor half of one beside it (a full disk)
+        raise
     return path

@@ -473,3 +473,17 @@ def test_ctrl_c_while_swarm_checks_its_seeds_exits_130(monkeypatch: pytest.Monke
     result = invoke("swarm", "--seeds", "5")
     assert result.exit_code == 130
     assert result.stderr == "interrupted before the first seed ran\n"
+
+
+def test_results_that_fail_to_land_leave_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.results import write_results
+
+    def refuse(self: Path, target: Any) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    with pytest.raises(OSError):
+        write_results({"schema": "x"}, tmp_path)
+    assert list(tmp_path.iterdir()) == []
