@@ -121,7 +121,10 @@ def compare_command(base: Path, new: Path, tolerance: float, abs_tolerance: floa
     Latencies (p50, p99, max per phase) regress when NEW > BASE x (1 + tolerance)
     + abs-tolerance; SLA compliance regresses when its miss rate grows by more
     than the tolerance; expectations regress when they passed in BASE and fail
-    in NEW. Works on two results.json or two conformance.json files.
+    in NEW. Works on two results.json or two conformance.json files; for
+    conformance runs a lower level reached, an interrupted NEW run, a case newly
+    FAIL, or a case that passed in BASE and is missing or not run in NEW is a
+    regression.
     """
     from reports.compare import compare, format_changes
     from reports.load import load_inputs
