@@ -33,20 +33,11 @@ def _fail_input(message: str) -> NoReturn:
 
 
 def _load(ref: str, overrides: tuple[str, ...] = ()) -> tuple[Scenario, str]:
-    """The scenario ``ref`` names (a bundled name or a TOML path) with its text;
-    exit 2 with the loader's message when it is broken.
-
-    A folder is never the scenario file: load_scenario takes a bundled name only
-    when no path of that name exists, so a folder ``baseline`` in the current
-    directory (an earlier ``--out ./baseline``) hid the bundled scenario."""
-    from sim.scenario import bundled_names, bundled_text, load_scenario, parse_scenario
+    """The scenario ``ref`` names (a bundled name or a TOML path, never a folder)
+    with its text; exit 2 with the loader's message when it is broken."""
+    from sim.scenario import load_scenario
 
     try:
-        if Path(ref).is_dir():
-            if ref not in bundled_names():
-                _fail_input(f"{ref} is a directory, not a scenario file")
-            text = bundled_text(ref)
-            return parse_scenario(text, f"scenarios/{ref}.toml", overrides), text
         return load_scenario(ref, overrides)
     except ScenarioError as exc:
         _fail_input(str(exc))

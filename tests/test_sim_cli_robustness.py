@@ -196,7 +196,9 @@ def test_a_folder_is_not_a_scenario_file(
     (tmp_path / "results").mkdir()
     result = invoke(*command, "results")
     assert result.exit_code == 2, result.output
-    assert result.stderr == "error: results is a directory, not a scenario file\n"
+    assert result.stderr.startswith("error: results")
+    assert result.stderr.endswith(" is a directory, not a scenario file\n")
+    assert len(result.stderr.splitlines()) == 1
 
 
 # --- meta.name as the default output folder --------------------------------
