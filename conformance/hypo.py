@@ -90,6 +90,11 @@ class _Sticky:
             raise
 
     def finish(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, Flaky) and self.error is not None:
+            # After its first error the implementation is failed at once on every
+            # later example, which Hypothesis reports as inconsistent data
+            # generation: the error itself is what happened.
+            exc = self.error
         if isinstance(exc, CaseFailure | ImplementationError):
             if isinstance(exc, CaseFailure):
                 exc.transcript = self.transcript

@@ -67,6 +67,16 @@ ADAPTERS = textwrap.dedent(
             return super().deliver(raw.replace(b"asset-other", b"asset-billing"), now, via, to)
 
 
+    class BreaksOnFourthDelivery(ReferenceAdapter):
+        '''Works, then raises on every delivery from the fourth on (per instance).'''
+
+        def deliver(self, raw, now, via, to=None):
+            self.count = getattr(self, "count", 0) + 1
+            if self.count >= 4:
+                raise RuntimeError("disk full on delivery 4")
+            return super().deliver(raw, now, via, to)
+
+
     class RaisesOnGarbage(ReferenceAdapter):
         def deliver(self, raw, now, via, to=None):
             import json
@@ -574,3 +584,16 @@ def test_an_implementation_that_exits_during_a_replay_is_a_reported_failure(
     )
     assert code == 1 and "Traceback" not in output, output
     assert "implementation error: deliver tried to exit the process" in output
+
+
+def test_an_error_inside_the_state_machine_case_is_reported_as_itself(tmp_path: Path) -> None:
+    # Once the implementation raised, every later example raises at once, which
+    # Hypothesis calls inconsistent data generation: the report must still say
+    # what the implementation did, not "not deterministic".
+    path = adapters(tmp_path)
+    code, out = conform(
+        "--impl", f"{path}:BreaksOnFourthDelivery", "--case", "KS-STATE-MACHINE", "--examples", "10"
+    )
+    assert code == 1
+    assert "disk full on delivery 4" in out
+    assert "not deterministic" not in out
