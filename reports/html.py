@@ -21,7 +21,7 @@ from reports.stats import (
     seconds,
 )
 from reports.style import Plot
-from sim.results import reproduce_options
+from sim.results import reproduce_command
 
 
 def _rate(r: dict[str, Any]) -> str:
@@ -195,7 +195,7 @@ def _sim_section(sim: SimInput, plots: list[Plot]) -> str:
             ]
         )
     )
-    command = f"killswitch sim run {sc.get('source', sc['name'])} {reproduce_options(d)}"
+    command = reproduce_command(d)
     out.append(f'<h3 id="{label}-reproduce">Reproduce</h3><pre>{escape(command)}</pre></section>')
     return "\n".join(out)
 

@@ -328,22 +328,31 @@ def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None
         f"  transports {','.join(sc['transports'])}  runs {s['runs']}"
     )
     # Per link, the phases a slow or lossy link shows in: delivery and total.
-    rows = [(phase, d) for phase, d in s["phases"].items()]
+    # The pairs that never had a phase count against its "in SLA" share (over
+    # all runs; per link they are not counted separately).
+    missing = s.get("missing", {})
+    rows = [(phase, d, missing.get(phase, 0)) for phase, d in s["phases"].items()]
     for link, phases in s.get("by_link", {}).items():
-        rows += [(f"{link}: {p}", phases[p]) for p in ("delivery", "total") if p in phases]
-    width = max([14, *(len(label) + 2 for label, _ in rows)])
+        rows += [(f"{link}: {p}", phases[p], 0) for p in ("delivery", "total") if p in phases]
+    width = max([14, *(len(label) + 2 for label, _, _ in rows)])
     header = (
         f"{'phase':{width}s}{'n':>8s}{'p50':>10s}{'p99':>10s}{'max':>10s}"
         f"{'target':>9s}{'max SLA':>9s}{'in SLA':>14s}"
     )
     click.echo(header)
-    for label, d in rows:
-        within = f"{d['within_max']}/{d['n']}" if "within_max" in d else ""
+    for label, d, lost in rows:
+        within = f"{d['within_max']}/{d['n'] + lost}" if "within_max" in d else ""
         click.echo(
             f"{label:{width}s}{d['n']:>8d}{_fmt(d.get('p50')):>10s}{_fmt(d.get('p99')):>10s}"
             f"{_fmt(d.get('max')):>10s}{_fmt(d.get('target')):>9s}"
             f"{_fmt(d.get('maximum')):>9s}{within:>14s}"
         )
+    if missing or s.get("moot"):
+        what = {"delivery": "never delivered", "total": "never finished"}
+        parts = [f"{n} {what.get(p, p)}" for p, n in sorted(missing.items())]
+        if s.get("moot"):
+            parts.append(f"{s['moot']} moot (already in effect: no SLA sample)")
+        click.echo(f"(command, agent) pairs: {', '.join(parts)}")
     c = s["compliance"]
     lo, hi = c["wilson95"]
     click.echo(

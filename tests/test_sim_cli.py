@@ -258,3 +258,15 @@ def test_an_out_folder_that_cannot_be_written_is_bad_input(tmp_path: Path) -> No
     assert result.exit_code == 2
     assert f"--out {a_file / 'sub'}: cannot write there" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_the_table_counts_lost_pairs_against_the_share_in_sla(tmp_path: Path) -> None:
+    # control_plane_crash loses the 5 cut-off agents' commands: 16 of 21 pairs are
+    # delivered and finish; the table must say 16/21, not 16/16.
+    result = invoke("run", "control_plane_crash", "--out", str(tmp_path), "--no-report")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines() if line}
+    assert rows["delivery"][1] == "16" and rows["delivery"][-1] == "16/21"
+    assert rows["total"][-1] == "16/21"
+    assert rows["verification"][-1] == "16/16"  # not a phase whose loss is counted
+    assert "(command, agent) pairs: 5 never delivered, 5 never finished" in result.output
