@@ -592,7 +592,14 @@ def test_an_error_inside_the_state_machine_case_is_reported_as_itself(tmp_path: 
     # what the implementation did, not "not deterministic".
     path = adapters(tmp_path)
     code, out = conform(
-        "--impl", f"{path}:BreaksOnFourthDelivery", "--case", "KS-STATE-MACHINE", "--examples", "10"
+        "--impl",
+        f"{path}:BreaksOnFourthDelivery",
+        "--case",
+        "KS-STATE-MACHINE",
+        "--examples",
+        "10",
+        "--out",
+        str(tmp_path / "out"),
     )
     assert code == 1
     assert "disk full on delivery 4" in out
