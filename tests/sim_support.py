@@ -8,8 +8,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+import pytest
+
 from sim.runner import RunResult, run_once
 from sim.scenario import Scenario, parse_scenario
+from sim.schema import ScenarioError
 
 #: One agent, constant latency and cleanup: times in a run can be worked out by hand.
 #: Scenario texts are templates: ``$agents`` takes extra [agents] keys, other
@@ -57,3 +60,20 @@ def states(result: RunResult, agent: str = ROOT) -> list[str]:
 
 def trace_events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+#: The smallest valid scenario: one click, everything else at its default (a
+#: balanced tree of depth 2).
+MINIMAL = """
+[[operator]]
+at_s = 10
+command = "TERMINATE"
+"""
+
+
+def error_for(text: str) -> ScenarioError:
+    """The error a broken scenario text gets; it names the file it came from."""
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text, "broken.toml")
+    assert caught.value.source == "broken.toml"
+    return caught.value

@@ -5,23 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sim_support import MINIMAL, error_for
 
 from sim.rng import Dist
 from sim.scenario import Scenario, load_scenario, parse_scenario
 from sim.schema import ScenarioError
-
-#: The smallest valid scenario: everything else has a default.
-MINIMAL = """
-[[operator]]
-at_s = 10
-command = "TERMINATE"
-"""
-
-
-def error_for(text: str) -> ScenarioError:
-    with pytest.raises(ScenarioError) as caught:
-        parse_scenario(text, "broken.toml")
-    return caught.value
 
 
 def test_minimal_scenario_takes_the_documented_defaults() -> None:

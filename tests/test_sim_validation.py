@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sim_support import MINIMAL, error_for
 
 from killswitch_cli.main import main
 from sim.budget import MAX_FORGERIES
@@ -17,20 +18,6 @@ from sim.runner import build_hierarchy, check_selectors, run_once
 from sim.scenario import Scenario, Sla, load_scenario, parse_scenario
 from sim.schema import ScenarioError
 from sim.world import resolve_selector
-
-#: One click; everything else takes its default (a balanced tree of depth 2).
-CLICK = """
-[[operator]]
-at_s = 10
-command = "TERMINATE"
-"""
-
-
-def error_for(text: str) -> ScenarioError:
-    with pytest.raises(ScenarioError) as caught:
-        parse_scenario(text, "broken.toml")
-    assert caught.value.source == "broken.toml"
-    return caught.value
 
 
 def loads(text: str) -> Scenario:
@@ -63,27 +50,27 @@ def test_the_command_line_exits_2_naming_the_key(tmp_path: Path) -> None:
 
 def test_the_last_level_of_a_balanced_tree_is_still_accepted() -> None:
     fault = '[[faults]]\nkind = "partition"\nduration_s = 5\nagents = ["depth:2"]\n'
-    assert loads(fault + CLICK).faults[0].agents == ["depth:2"]
+    assert loads(fault + MINIMAL).faults[0].agents == ["depth:2"]
 
 
 @pytest.mark.parametrize("kind", ["partition", "cp_crash"])
 def test_an_empty_selector_list_is_refused(kind: str) -> None:
     # It used to mean a fault that happens to nobody.
-    err = error_for(f'[[faults]]\nkind = "{kind}"\nagents = []\n' + CLICK)
+    err = error_for(f'[[faults]]\nkind = "{kind}"\nagents = []\n' + MINIMAL)
     assert err.path == "faults[0].agents"
     assert "selects no agent, got []" in err.message
 
 
 def test_an_empty_link_is_refused_too() -> None:
     # Refused before these fixes; the path is the link's table (tests/test_sim_links.py).
-    err = error_for('[[network.links]]\nname = "eu"\nagents = []\nloss = 0.1\n' + CLICK)
+    err = error_for('[[network.links]]\nname = "eu"\nagents = []\nloss = 0.1\n' + MINIMAL)
     assert err.path == "network.links[0]"
     assert err.message.startswith("agents: a link needs at least one agent selector")
 
 
 def test_a_link_past_the_tree_is_refused() -> None:
     link = '[[network.links]]\nname = "eu"\nagents = ["leaves", "depth:3"]\nloss = 0.1\n'
-    err = error_for(link + CLICK)
+    err = error_for(link + MINIMAL)
     assert err.path == "network.links[0].agents"
     assert "'depth:3' matches nothing" in err.message
 
@@ -93,17 +80,17 @@ def test_a_random_tree_refuses_a_depth_some_replication_may_not_reach() -> None:
     # reaches depth 2 (6 > 3), but a full tree of 1 + 2 + 4 needs no depth 3.
     random = '[topology]\nkind = "random"\nagents = 6\nmax_children = 2\n'
     fault = '[[faults]]\nkind = "partition"\nduration_s = 5\nagents = ["depth:{}"]\n'
-    err = error_for(random + fault.format(3) + CLICK)
+    err = error_for(random + fault.format(3) + MINIMAL)
     assert err.path == "faults[0].agents"
     assert "a random tree of 6 agents may end at depth:2" in err.message
-    scenario = loads(random + fault.format(2) + CLICK)
+    scenario = loads(random + fault.format(2) + MINIMAL)
     # What was accepted selects agents in every replication's tree.
     for seed in range(50):
         assert resolve_selector(build_hierarchy(scenario.topology, seed), "depth:2")
 
 
 def test_a_random_tree_needs_room_for_children() -> None:
-    err = error_for('[topology]\nkind = "random"\nmax_children = 0\n' + CLICK)
+    err = error_for('[topology]\nkind = "random"\nmax_children = 0\n' + MINIMAL)
     assert err.path == "topology.max_children"
 
 
@@ -122,7 +109,7 @@ def test_an_explicit_tree_is_checked_against_the_tree_itself() -> None:
 
 
 def test_resolve_selector_refuses_what_matches_nothing() -> None:
-    hierarchy = build_hierarchy(loads(CLICK).topology, 1)
+    hierarchy = build_hierarchy(loads(MINIMAL).topology, 1)
     assert resolve_selector(hierarchy, "depth:0") == ["agent-0"]
     for selector in ("depth:3", "depth:²", "nobody"):  # "²".isdigit() is True
         with pytest.raises(ValueError, match="matches nothing"):
@@ -133,7 +120,7 @@ def test_resolve_selector_refuses_what_matches_nothing() -> None:
 
 
 def test_a_file_command_needs_agents_that_read_the_file() -> None:
-    text = CLICK + '[[operator]]\nat_s = 20\ncommand = "PAUSE"\nvia = "file"\n'
+    text = MINIMAL + '[[operator]]\nat_s = 20\ncommand = "PAUSE"\nvia = "file"\n'
     err = error_for(text)
     assert err.path == "operator[1].via"
     assert 'needs "file" in transports.listen' in err.message
@@ -143,7 +130,7 @@ def test_a_file_command_needs_agents_that_read_the_file() -> None:
 
 
 def test_a_network_command_without_a_network_transport_names_its_via() -> None:
-    err = error_for('[transports]\nlisten = ["file"]\n' + CLICK)
+    err = error_for('[transports]\nlisten = ["file"]\n' + MINIMAL)
     assert err.path == "operator[0].via"
     assert "needs a network transport" in err.message
 
@@ -156,14 +143,14 @@ SLA_KEYS = [name for name in Sla.__dataclass_fields__]
 @pytest.mark.parametrize("key", SLA_KEYS)
 @pytest.mark.parametrize("value", [0, -1])
 def test_every_sla_threshold_must_be_positive(key: str, value: int) -> None:
-    err = error_for(f"[sla]\n{key} = {value}\n" + CLICK)
+    err = error_for(f"[sla]\n{key} = {value}\n" + MINIMAL)
     assert err.path == f"sla.{key}"
     assert f"must be positive, got {value}" in err.message
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.5])
 def test_min_sla_compliance_is_a_fraction(value: float) -> None:
-    err = error_for(f"[expect]\nmin_sla_compliance = {value}\n" + CLICK)
+    err = error_for(f"[expect]\nmin_sla_compliance = {value}\n" + MINIMAL)
     assert err.path == "expect.min_sla_compliance"
     assert "[0, 1]" in err.message
 
@@ -180,15 +167,15 @@ def test_min_sla_compliance_is_a_fraction(value: float) -> None:
     ],
 )
 def test_expectation_limits_must_not_be_negative(key: str) -> None:
-    err = error_for(f"[expect]\n{key} = -1\n" + CLICK)
+    err = error_for(f"[expect]\n{key} = -1\n" + MINIMAL)
     assert err.path == f"expect.{key}"
     assert "must not be negative, got -1" in err.message
-    assert getattr(loads(f"[expect]\n{key} = 0\n" + CLICK).expect, key) == 0
+    assert getattr(loads(f"[expect]\n{key} = 0\n" + MINIMAL).expect, key) == 0
 
 
 def test_the_bounds_themselves_are_accepted() -> None:
     for value in (0, 1):
-        scenario = loads(f"[expect]\nmin_sla_compliance = {value}\n" + CLICK)
+        scenario = loads(f"[expect]\nmin_sla_compliance = {value}\n" + MINIMAL)
         assert scenario.expect.min_sla_compliance == value
 
 
@@ -214,7 +201,7 @@ def test_the_bounds_themselves_are_accepted() -> None:
 def test_a_distribution_names_itself_and_all_its_parameters(
     dist: str, path: str, message: str
 ) -> None:
-    err = error_for(f"[network]\nlatency = {dist}\n" + CLICK)
+    err = error_for(f"[network]\nlatency = {dist}\n" + MINIMAL)
     assert err.path == path
     assert message in err.message
 
@@ -228,7 +215,7 @@ def test_an_empty_latency_with_set_is_refused() -> None:
 
 def test_a_nested_distribution_names_its_full_path() -> None:
     fault = '[[faults]]\nkind = "slow_cleanup"\ncleanup_s = {dist = "uniform", low = 3}\n'
-    assert error_for(fault + CLICK).path == "faults[0].cleanup_s.high"
+    assert error_for(fault + MINIMAL).path == "faults[0].cleanup_s.high"
 
 
 def test_every_distribution_written_in_full_loads() -> None:
@@ -239,7 +226,7 @@ def test_every_distribution_written_in_full_loads() -> None:
         'cascade_latency = {dist = "constant", value = 0}\n'
         '[agents]\ncleanup_s = {dist = "uniform", low = 1, high = 5}\n'
     )
-    scenario = loads(text + CLICK)
+    scenario = loads(text + MINIMAL)
     assert scenario.network.latency == Dist("lognormal", median=0.05, sigma=0.5)
     assert scenario.network.reorder_delay == Dist("exponential", mean=2.0)
     assert scenario.network.cascade_latency == Dist.const(0.0)
@@ -254,8 +241,8 @@ FLOOD = '[[faults]]\nkind = "forged_flood"\nat_s = 0\nduration_s = 100\nrate_per
 def test_the_forgery_cap_is_over_all_floods_together() -> None:
     # 9,000/s for 100 s is 900,000: one is fine, two are 1.8 million.
     meta = "[meta]\nduration_s = 180\n"
-    assert loads(meta + FLOOD.format(9000) + CLICK).faults[0].rate_per_s == 9000
-    err = error_for(meta + FLOOD.format(9000) + FLOOD.format(9000) + CLICK)
+    assert loads(meta + FLOOD.format(9000) + MINIMAL).faults[0].rate_per_s == 9000
+    err = error_for(meta + FLOOD.format(9000) + FLOOD.format(9000) + MINIMAL)
     assert err.path == ""
     assert err.message.startswith("faults[0].rate_per_s, faults[1].rate_per_s:")
     assert "together: 1.8e+06" in err.message
@@ -264,7 +251,7 @@ def test_the_forgery_cap_is_over_all_floods_together() -> None:
 
 def test_floods_under_the_cap_together_and_other_faults_do_not_count() -> None:
     partition = '[[faults]]\nkind = "partition"\nduration_s = 100\n'
-    text = FLOOD.format(4000) + partition + FLOOD.format(5000) + CLICK
+    text = FLOOD.format(4000) + partition + FLOOD.format(5000) + MINIMAL
     assert len(loads(text).faults) == 3
 
 
@@ -287,7 +274,7 @@ def test_floods_under_the_cap_together_and_other_faults_do_not_count() -> None:
     ],
 )
 def test_a_name_that_is_no_single_folder_is_refused(name: str, why: str) -> None:
-    err = error_for(f"[meta]\nname = {name}\n" + CLICK)
+    err = error_for(f"[meta]\nname = {name}\n" + MINIMAL)
     assert err.path == "meta.name"
     assert why in err.message
     assert "out/<name>" in err.message
@@ -295,7 +282,7 @@ def test_a_name_that_is_no_single_folder_is_refused(name: str, why: str) -> None
 
 def test_ordinary_names_are_accepted() -> None:
     for name in ("my-run", "seed_as_written", "v1.2", "baseline+swarm7", "with space"):
-        assert loads(f'[meta]\nname = "{name}"\n' + CLICK).meta.name == name
+        assert loads(f'[meta]\nname = "{name}"\n' + MINIMAL).meta.name == name
 
 
 # -- 7. SSE heartbeats inside the read timeout ---------------------------------------
@@ -306,7 +293,7 @@ def test_a_heartbeat_not_below_the_read_timeout_is_refused(
     heartbeat: float, timeout: float
 ) -> None:
     sse = f"[transports.sse]\nheartbeat_s = {heartbeat}\nread_timeout_s = {timeout}\n"
-    err = error_for(sse + CLICK)
+    err = error_for(sse + MINIMAL)
     assert err.path == "transports.sse.heartbeat_s"
     assert f"is not below read_timeout_s = {timeout:g}" in err.message
     assert "healthy stream would time out" in err.message
@@ -317,7 +304,7 @@ def test_heartbeats_inside_the_timeout_or_either_off_are_accepted(
     heartbeat: float, timeout: float
 ) -> None:
     sse = f"[transports.sse]\nheartbeat_s = {heartbeat}\nread_timeout_s = {timeout}\n"
-    scenario = loads("[meta]\nduration_s = 30\n" + sse + CLICK)
+    scenario = loads("[meta]\nduration_s = 30\n" + sse + MINIMAL)
     assert run_once(scenario, 1).virtual_s == 30
 
 
