@@ -223,6 +223,13 @@ def run(
         )
     if report:
         _render_report(path, out)
+    elif (out / "report.html").exists():
+        # Left by an earlier run into the same folder: not these results.
+        click.echo(
+            f"note: {out / 'report.html'} is an earlier run's report (--no-report);"
+            f" render this one with: killswitch report {path} --out {out}",
+            err=True,
+        )
     click.echo(f"reproduce: {reproduce_command(results)}")
     sys.exit(130 if interrupted else 0 if results["passed"] else 1)
 

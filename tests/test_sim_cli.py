@@ -270,3 +270,13 @@ def test_the_table_counts_lost_pairs_against_the_share_in_sla(tmp_path: Path) ->
     assert rows["total"][-1] == "16/21"
     assert rows["verification"][-1] == "16/16"  # not a phase whose loss is counted
     assert "(command, agent) pairs: 5 never delivered, 5 never finished" in result.output
+
+
+def test_a_report_left_by_an_earlier_run_is_flagged_with_no_report(tmp_path: Path) -> None:
+    first = invoke("run", "baseline", "--out", str(tmp_path))
+    assert first.exit_code == 0 and (tmp_path / "report.html").exists()
+    again = invoke("run", "baseline", "--seed", "2", "--out", str(tmp_path), "--no-report")
+    assert again.exit_code == 0
+    assert "is an earlier run's report (--no-report)" in again.output
+    fresh = invoke("run", "baseline", "--out", str(tmp_path / "new"), "--no-report")
+    assert "earlier run's report" not in fresh.output
