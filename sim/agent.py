@@ -228,6 +228,12 @@ class AgentSim:
         phases = self._phases(op)
         if phases is not None and phases.verify_s is None:
             phases.verify_s = world.now - arrived
+        if phases is None and origin == "attacker_replay" and isinstance(decision, Accepted):
+            # A replay of a genuine command this agent had not taken yet is that
+            # command's late delivery (attacks_change_nothing allows it): it counts
+            # for its operator command, and for the ordering checker.
+            op, phases = self._replayed(decision.effect.command)
+            origin = "control_plane" if phases is not None else origin
         if phases is not None and origin == "control_plane":
             self._note_order(phases, decision)
         if isinstance(decision, Accepted):
@@ -244,8 +250,33 @@ class AgentSim:
             _REJECTED(world.trace, world.env.now, self.id, via, reason.value, origin, op)
             if phases is not None and phases.effective is None:
                 phases.rejected = reason.value
+            if reason is Reason.NOT_PAUSED and origin == "control_plane":
+                self.forgotten = None  # the operator's newest word is RUNNING: it is
+            if reason is Reason.ALREADY_TERMINATED and origin == "control_plane":
+                self._note_cascade_root(raw)
             if reason not in _NOT_FINAL:
                 self._ack_raw(via, raw)
+
+    def _replayed(self, command: Command | None) -> tuple[str | None, Phases | None]:
+        """The operator command and phases of a genuine command an attacker replayed,
+        if this agent had not taken it yet (else it is an attack, judged as one)."""
+        cp = self.world.cp
+        op = cp.op_of.get(command.command_id) if cp is not None and command else None
+        phases = self._phases(op)
+        if phases is None or phases.effective is not None:
+            return None, None
+        return op, phases
+
+    def _note_cascade_root(self, raw: bytes) -> None:
+        """A TERMINATE with cascade refused because this agent already terminates:
+        the operator asked for its whole subtree, which no_orphans then judges (a
+        parent terminated alone before cannot pass the cascade down)."""
+        try:
+            fields = self.profile.to_dict(raw)
+        except ValueError:
+            return
+        if fields.get("command_type") == "TERMINATE" and fields.get("cascade") is True:
+            self.world.obs.cascade_roots.append(self.id)
 
     def _phases(self, op: str | None) -> Phases | None:
         """The phases of operator command ``op`` at this agent, if it was meant for it."""
@@ -378,6 +409,8 @@ class AgentSim:
         else:
             reason = decision.reason
             self.world.obs.count(f"cascade_rejected_{reason.value}")
+            if reason is Reason.NOT_PAUSED:
+                self.forgotten = None
             if phases is not None and phases.effective is None:
                 phases.rejected = reason.value
             if self.state is AgentState.TERMINATED:

@@ -17,12 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from killswitch import AgentState, Command, CommandType, SigningKey, from_posix, get_profile
-from sim.observe import Phases
+from killswitch import Command, CommandType, SigningKey, from_posix, get_profile
+from sim.observe import SETTLED, Phases
 from sim.scenario import OperatorCommand
 from sim.world import EPOCH, World
-
-_TERMINATING = (AgentState.TERMINATING, AgentState.TERMINATED)
 
 
 @dataclass(slots=True)
@@ -67,10 +65,14 @@ class ControlPlane:
         op_id = f"op{index}"
         for agent in targets:
             phases = Phases(op_id, agent, op.command, click)
-            phases.terminating_at_click = world.agents[agent].state in _TERMINATING
+            phases.settled_at_click = world.agents[agent].state.value in SETTLED[op.command]
             world.obs.phases[(op_id, agent)] = phases
             world.agents[agent].open_phases.append(phases)
         world.emit("click", op=op_id, command=op.command, target=targets[0], agents=len(targets))
+        if op.command == "TERMINATE" and op.cascade and world.obs.phases[(op_id, targets[0])].moot:
+            # The target already terminates (alone, by an earlier command): the
+            # operator asks for its subtree, which no_orphans then judges.
+            world.obs.cascade_roots.append(targets[0])
         if op.via == "file":
             self._issue_file(op_id, op, targets, click)
         elif not self.up:

@@ -47,10 +47,15 @@ def _worst(summary: Summary, phase: str) -> float | None:
 def evaluate(expect: Expect, summary: Summary) -> list[Outcome]:
     out: list[Outcome] = []
     missing = summary.never_effective
+    # A run whose pairs were all moot (every command found its agents already
+    # there) owes nothing: the time limits hold vacuously, and say so.
     if expect.all_halted_within_s is not None:
         worst = _worst(summary, "time_to_halt")
-        ok = worst is not None and worst <= expect.all_halted_within_s and missing == 0
-        actual = f"max {worst:.3f} s" if worst is not None else "never halted"
+        ok = missing == 0 and (worst is None or worst <= expect.all_halted_within_s)
+        if worst is not None:
+            actual = f"max {worst:.3f} s"
+        else:
+            actual = "never halted" if missing else "no pair had to halt an agent"
         if missing:
             actual += f", {missing} (command, agent) pairs never took effect"
         out.append(
@@ -60,8 +65,11 @@ def evaluate(expect: Expect, summary: Summary) -> list[Outcome]:
         worst = _worst(summary, "total")
         done = len(summary.phases.get("total", ()))
         needed = summary.sla_pairs
-        ok = worst is not None and worst <= expect.all_terminated_within_s and done == needed
-        actual = f"max {worst:.3f} s" if worst is not None else "none finished"
+        ok = done == needed and (worst is None or worst <= expect.all_terminated_within_s)
+        if worst is not None:
+            actual = f"max {worst:.3f} s"
+        else:
+            actual = "none finished" if needed else "no pair had to finish (all moot)"
         if done != needed:
             actual += f", {needed - done} of {needed} never finished"
         out.append(
@@ -92,9 +100,9 @@ def evaluate(expect: Expect, summary: Summary) -> list[Outcome]:
         if limit is None:
             continue
         value, missing = _p99(summary, phase, over_all_pairs)
-        ok = value is not None and value <= limit
+        ok = value <= limit if value is not None else summary.sla_pairs == 0
         if value is None:
-            actual = "no samples"
+            actual = "no samples" + ("" if summary.sla_pairs else " (every pair was moot)")
         elif value == math.inf:
             actual = f"beyond any limit: {missing} of the pairs have no {phase}"
         else:
@@ -103,8 +111,10 @@ def evaluate(expect: Expect, summary: Summary) -> list[Outcome]:
     if expect.min_sla_compliance is not None:
         c = summary.compliance()
         lo, hi = c["wilson95"]
-        ok = c["rate"] >= expect.min_sla_compliance
+        ok = c["rate"] >= expect.min_sla_compliance or c["n"] == 0
         actual = f"{c['rate']:.4f} (95% CI {lo:.4f}-{hi:.4f}, n={c['n']})"
+        if c["n"] == 0:
+            actual = "no SLA pairs: every (command, agent) pair was moot"
         out.append(Outcome("min_sla_compliance", f">= {expect.min_sla_compliance:g}", actual, ok))
     if expect.max_spend_after_click is not None:
         spend = summary.spend_after_click / max(1, summary.runs)

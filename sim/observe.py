@@ -9,6 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+#: Command kind -> the agent states in which it has nothing to do: a TERMINATE
+#: to an agent already terminating, a PAUSE to one paused or terminating, a
+#: RESUME to one running or terminating (with agent-side cascade such a command
+#: never reaches the children either: they are settled too, or it is no moot).
+SETTLED = {
+    "TERMINATE": frozenset({"TERMINATING", "TERMINATED"}),
+    "PAUSE": frozenset({"PAUSED", "TERMINATING", "TERMINATED"}),
+    "RESUME": frozenset({"RUNNING", "TERMINATING", "TERMINATED"}),
+}
+
+
 def is_moot(kind: str, rejected: str | None) -> bool:
     """Whether a (command, agent) pair that never took effect had nothing to do:
     the agent refused the command because it was already where the command
@@ -39,15 +50,16 @@ class Phases:
     #: Actions performed and their cost between the click and this agent's halt.
     actions: int = 0
     spend: float = 0.0
-    #: The agent was already terminating or terminated when the operator clicked.
-    terminating_at_click: bool = False
+    #: When the operator clicked, the agent was already where the command would
+    #: take it, or past it (see SETTLED).
+    settled_at_click: bool = False
 
     @property
     def moot(self) -> bool:
         """The command never took effect and had nothing to do: the agent was
-        terminating at the click, or refused it as already in effect (is_moot)."""
+        settled at the click, or refused it as already in effect (is_moot)."""
         return self.effective is None and (
-            self.terminating_at_click or is_moot(self.kind, self.rejected)
+            self.settled_at_click or is_moot(self.kind, self.rejected)
         )
 
     def durations(self) -> dict[str, float]:

@@ -70,16 +70,17 @@ class Samples:
         """One pair: its command kind, how it was delivered (None: never), its
         agent's depth, its phase durations, its agent's link group (None: the
         scenario has no ``[[network.links]]``, nothing is grouped by link) and
-        whether it was moot (its durations still count: a delivery is a delivery)."""
-        if moot:
+        whether it was moot (then it is only counted: its durations are no SLA
+        samples, and a p99 over all pairs must not be diluted by them)."""
+        if moot:  # no SLA sample: its phases would dilute the percentiles
             self.moot += 1
-        else:
-            self.pairs += 1
-            if "time_to_halt" not in durations and kind != "RESUME":
-                self.never_effective += 1
-            for phase in MISSING:
-                if phase not in durations:
-                    self.missing[phase] = self.missing.get(phase, 0) + 1
+            return
+        self.pairs += 1
+        if "time_to_halt" not in durations and kind != "RESUME":
+            self.never_effective += 1
+        for phase in MISSING:
+            if phase not in durations:
+                self.missing[phase] = self.missing.get(phase, 0) + 1
         if not durations:
             return
         # Inlined lookups: a million-agent run adds a million pairs.

@@ -14,6 +14,7 @@ from sim.aggregate import Summary
 from sim.expect import evaluate
 from sim.runner import run_once
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
+from sim.swarm import run_swarm_seed
 
 # -- reconnects ----------------------------------------------------------------
 
@@ -504,3 +505,175 @@ def test_an_agent_crashed_until_the_end_is_no_orphan(down_s: int, orphans: int) 
     (check,) = [c for c in result.checks if c.name == "no_orphans"]
     assert check.violations == orphans
     assert "agent-2 ended RUNNING" in check.detail
+
+
+# -- second audit: decisions the checkers and the SLA must see ---------------------------
+
+PAUSED_CRASHED_RESUMED = """
+[meta]
+duration_s = 120
+
+[topology]
+kind = "balanced"
+fanout = 2
+depth = 1
+
+[control_plane]
+cascade = "control_plane"
+
+[agents]
+store = "memory"
+
+[[faults]]
+kind = "agent_crash"
+at_s = 40
+duration_s = 10
+
+[[operator]]
+at_s = 30
+command = "PAUSE"
+
+[[operator]]
+at_s = 45
+command = "RESUME"
+"""
+
+
+def test_a_resume_refused_as_not_paused_ends_a_forgotten_pause() -> None:
+    # The restart forgot the PAUSE, then the RESUME (clicked while they were down)
+    # finds them running: the operator's newest word is RUNNING, so acting on is right.
+    result = run(PAUSED_CRASHED_RESUMED)
+    assert result.final_states == {"RUNNING": 3}
+    assert result.counters["rejected_NOT_PAUSED"] == 3
+    assert result.actions_after_click > 100
+    assert all(c.passed for c in result.checks)
+
+
+@pytest.mark.parametrize(
+    ("name", "seed"),
+    [
+        ("pause_resume_reorder", 1881005728491768568),
+        ("replay_after_restart_durable", 7223473574595545518),
+    ],
+)
+def test_a_replayed_genuine_command_is_its_late_delivery_for_the_ordering_checker(
+    name: str, seed: int
+) -> None:
+    # Swarm seeds where an attacker's replay of a genuine command the agent had
+    # not taken yet (lost, UNKNOWN_KEY) was accepted: allowed, and the newest
+    # command's; newest_command_wins used to miss the decision and fail.
+    base, _ = load_scenario(name)
+    _, result, _ = run_swarm_seed((seed, base))
+    assert result.counters["attacker_replays"] > 0
+    assert [c.name for c in result.checks if not c.passed] == []
+
+
+RESUME_A_RUNNING_TREE = """
+[meta]
+duration_s = 90
+
+[topology]
+kind = "balanced"
+fanout = 2
+depth = 1
+
+[[operator]]
+at_s = 30
+command = "RESUME"
+
+[expect]
+all_halted_within_s = 5
+all_terminated_within_s = 60
+p99_delivery_s = 5
+p99_total_s = 5
+min_sla_compliance = 0.99
+"""
+
+
+def test_a_run_whose_every_pair_is_moot_owes_nothing() -> None:
+    # A RESUME to a running tree: the root refuses it (NOT_PAUSED) and, with
+    # agent-side cascade, never passes it on; the children were running at the
+    # click, so theirs had nothing to do either.
+    scenario = parse_scenario(RESUME_A_RUNNING_TREE, "resume.toml")
+    summary = Summary(scenario.sla)
+    summary.add(run_once(scenario, 1))
+    assert (summary.sla_pairs, summary.moot, summary.missing) == (0, 3, {})
+    outcomes = evaluate(scenario.expect, summary)
+    assert [o.name for o in outcomes if not o.passed] == []
+    assert {o.name: o.actual for o in outcomes}["min_sla_compliance"] == (
+        "no SLA pairs: every (command, agent) pair was moot"
+    )
+
+
+ROOT_ALONE_THEN_THE_TREE = """
+[meta]
+duration_s = 120
+
+[topology]
+kind = "balanced"
+fanout = 2
+depth = 1
+
+[[operator]]
+at_s = 30
+command = "TERMINATE"
+cascade = false
+
+[[operator]]
+at_s = 40
+command = "TERMINATE"
+cascade = true
+"""
+
+
+def test_a_cascade_to_an_already_terminated_parent_leaves_orphans() -> None:
+    # Agent-side cascade: the root terminated alone first, so the cascading
+    # TERMINATE cannot go through it; its children keep running, and that is
+    # what no_orphans is for.
+    result = run(ROOT_ALONE_THEN_THE_TREE)
+    assert result.final_states == {"RUNNING": 2, "TERMINATED": 1}
+    (check,) = [c for c in result.checks if c.name == "no_orphans"]
+    assert (check.passed, check.violations) == (False, 2)
+
+
+MOOT_BESIDE_A_LOST_DELIVERY = """
+[meta]
+duration_s = 90
+
+[topology]
+kind = "balanced"
+fanout = 8
+depth = 2
+
+[control_plane]
+cascade = "control_plane"
+
+[[faults]]
+kind = "partition"
+agents = ["agent-72"]
+at_s = 29.5
+duration_s = 100
+
+[[operator]]
+at_s = 29
+command = "RESUME"
+
+[[operator]]
+at_s = 30
+command = "TERMINATE"
+
+[expect]
+p99_delivery_s = 5
+"""
+
+
+def test_moot_pairs_do_not_dilute_a_p99_over_all_pairs() -> None:
+    # 73 TERMINATE pairs, one never delivered: the p99 over them is beyond any
+    # limit. The 73 moot RESUME deliveries must not push it back under 5 s.
+    scenario = parse_scenario(MOOT_BESIDE_A_LOST_DELIVERY, "moot.toml")
+    summary = Summary(scenario.sla)
+    summary.add(run_once(scenario, 1))
+    assert (summary.sla_pairs, summary.moot, summary.missing["delivery"]) == (73, 73, 1)
+    (p99,) = evaluate(scenario.expect, summary)[:1]
+    assert not p99.passed
+    assert p99.actual == "beyond any limit: 1 of the pairs have no delivery"
