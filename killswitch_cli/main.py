@@ -9,6 +9,7 @@ failed, 2 bad input or usage, 130 interrupted (Ctrl-C; what was done is kept).
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -41,6 +42,15 @@ class LazyGroup(click.Group):
             raise
         command = getattr(module, attr, None)
         return command if isinstance(command, click.Command) else None
+
+    def invoke(self, ctx: click.Context) -> object:
+        # Subcommands turn Ctrl-C into exit 130 once they run; before that (while
+        # a subcommand's modules load) click would say "Aborted!" and exit 1.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
     def _available(self, name: str) -> bool:
         return self.get_command(click.Context(self), name) is not None

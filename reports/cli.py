@@ -7,6 +7,7 @@ failed its expectations (render) or a metric regressed (compare), 2 bad input.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -98,19 +99,37 @@ def render(inputs: tuple[Path, ...], out: Path, formats: str) -> None:
     click.echo("PASSED")
 
 
+class _FiniteNonNegative(click.ParamType):
+    """A number >= 0 that is finite: FloatRange lets nan through (nan < 0 is
+    false), and a nan tolerance hid every regression."""
+
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number) or number < 0:
+            self.fail(f"{value!r} is not a finite number >= 0", param, ctx)
+        return number
+
+
+_FINITE = _FiniteNonNegative()
+
+
 @report.command("compare")
 @click.argument("base", type=click.Path(path_type=Path), metavar="BASE.json")
 @click.argument("new", type=click.Path(path_type=Path), metavar="NEW.json")
 @click.option(
     "--tolerance",
-    type=click.FloatRange(min=0),
+    type=_FINITE,
     default=0.1,
     show_default=True,
     help="Relative worsening allowed before a metric counts as a regression.",
 )
 @click.option(
     "--abs-tolerance",
-    type=click.FloatRange(min=0),
+    type=_FINITE,
     default=0.0,
     show_default=True,
     help="Seconds a latency may grow on top of the relative tolerance.",

@@ -37,7 +37,8 @@ def no_action_after_halt(h: Hierarchy, obs: Observations) -> Check:
 
 def no_orphans(h: Hierarchy, obs: Observations) -> Check:
     """Every descendant of an agent that accepted TERMINATE with cascade ends
-    TERMINATED, or down (crashed and never restarted: no process is left to act)."""
+    TERMINATED (or TERMINATING, when the run ends during its cleanup), or down
+    (crashed and never restarted: no process is left to act)."""
     # One walk over the union of the roots' subtrees: with agent-side cascade
     # every agent on the way down is a root too, and walking each root's
     # descendants separately would cost the sum of all subtree sizes.
@@ -52,8 +53,10 @@ def no_orphans(h: Hierarchy, obs: Observations) -> Check:
                 covered.add(agent)
                 stack.extend(children[agent])
     final = obs.final_states
+    # TERMINATING at the end: it took the command and was still cleaning up when
+    # the run ended (its hard-kill deadline is set); an orphan never got it.
     down = obs.down_at_end
-    orphans = {a for a in covered if final.get(a) != "TERMINATED" and a not in down}
+    orphans = {a for a in covered if final.get(a) not in _HALTED_FROM and a not in down}
     detail = ""
     if orphans:
         first = sorted(orphans)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from killswitch_cli.main import SUBCOMMANDS, main
@@ -54,3 +55,30 @@ def test_demo_is_deterministic() -> None:
     runner = CliRunner()
     first = runner.invoke(main, ["demo", "--seed", "5"]).output
     assert first == runner.invoke(main, ["demo", "--seed", "5"]).output
+
+
+def test_ctrl_c_before_a_subcommand_takes_over_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Ctrl-C while a subcommand's modules load (before it handles interrupts
+    # itself) is still an interrupt, not click's "Aborted!" with exit 1.
+    import importlib
+
+    real = importlib.import_module
+
+    def interrupted(name: str, package: str | None = None) -> object:
+        if name == "sim.cli":
+            raise KeyboardInterrupt
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    result = CliRunner().invoke(main, ["sim", "list"])
+    assert result.exit_code == 130
+    assert "Aborted" not in result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-0.5"])
+def test_report_compare_refuses_a_tolerance_that_is_no_finite_number(value: str) -> None:
+    result = CliRunner().invoke(
+        main, ["report", "compare", "a.json", "b.json", "--tolerance", value]
+    )
+    assert result.exit_code == 2
+    assert "is not a finite number >= 0" in result.output

@@ -677,3 +677,13 @@ def test_moot_pairs_do_not_dilute_a_p99_over_all_pairs() -> None:
     (p99,) = evaluate(scenario.expect, summary)[:1]
     assert not p99.passed
     assert p99.actual == "beyond any limit: 1 of the pairs have no delivery"
+
+
+def test_an_agent_still_cleaning_up_when_the_run_ends_is_no_orphan() -> None:
+    # The run ends 2 s after the click: every agent took the TERMINATE and is
+    # TERMINATING (cleanup takes longer); none of them is an orphan.
+    scenario, _ = load_scenario("baseline", ["meta.duration_s=32"])
+    result = run_once(scenario, 1)
+    assert result.final_states.get("TERMINATING", 0) > 10
+    (check,) = [c for c in result.checks if c.name == "no_orphans"]
+    assert check.passed, check.detail
