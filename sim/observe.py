@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 #: Command kind -> the agent states in which it has nothing to do: a TERMINATE
 #: to an agent already terminating, a PAUSE to one paused or terminating, a
-#: RESUME to one running or terminating (with agent-side cascade such a command
-#: never reaches the children either: they are settled too, or it is no moot).
+#: RESUME to one running or terminating. (With agent-side cascade such a command
+#: never reaches the children either; their pairs are moot only if they were
+#: settled too, otherwise they count as never delivered.)
 SETTLED = {
     "TERMINATE": frozenset({"TERMINATING", "TERMINATED"}),
     "PAUSE": frozenset({"PAUSED", "TERMINATING", "TERMINATED"}),
