@@ -99,22 +99,12 @@ def render(inputs: tuple[Path, ...], out: Path, formats: str) -> None:
     click.echo("PASSED")
 
 
-class _FiniteNonNegative(click.ParamType):
-    """A number >= 0 that is finite: FloatRange lets nan through (nan < 0 is
-    false), and a nan tolerance hid every regression."""
-
-    name = "number"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        number = click.FLOAT.convert(value, param, ctx)
-        if not math.isfinite(number) or number < 0:
-            self.fail(f"{value!r} is not a finite number >= 0", param, ctx)
-        return number
-
-
-_FINITE = _FiniteNonNegative()
+def _finite_non_negative(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """FloatRange(min=0) lets nan through (nan < 0 is false), and a nan
+    tolerance hid every regression."""
+    if not math.isfinite(value) or value < 0:
+        raise click.BadParameter(f"{value!r} is not a finite number >= 0")
+    return value
 
 
 @report.command("compare")
@@ -122,14 +112,16 @@ _FINITE = _FiniteNonNegative()
 @click.argument("new", type=click.Path(path_type=Path), metavar="NEW.json")
 @click.option(
     "--tolerance",
-    type=_FINITE,
+    type=float,
+    callback=_finite_non_negative,
     default=0.1,
     show_default=True,
     help="Relative worsening allowed before a metric counts as a regression.",
 )
 @click.option(
     "--abs-tolerance",
-    type=_FINITE,
+    type=float,
+    callback=_finite_non_negative,
     default=0.0,
     show_default=True,
     help="Seconds a latency may grow on top of the relative tolerance.",
