@@ -133,13 +133,16 @@ def test_a_bad_override_is_bad_input_on_the_command_line(tmp_path: Path) -> None
 def test_swarm_takes_overrides_for_its_base_and_its_reproducer_repeats_them() -> None:
     # The seed's design with its paused_only halt check breaks no_action_after_halt
     # in most fault mixes; with halt_check = "any" (the override) it would not.
+    # The file lists that weakness as expected, which swarm leaves out: an
+    # override empties the list so that it counts.
     args = ["sim", "swarm", "--base", "seed_as_written", "--seeds", "3"]
-    broken = CliRunner().invoke(main, [*args, "--set", "agents.rejoin=false"])
+    counted = ["--set", "expect.violations=[]"]
+    broken = CliRunner().invoke(main, [*args, *counted])
     assert broken.exit_code == 1, broken.output
     line = next(x for x in broken.output.splitlines() if "reproduce:" in x)
-    assert "--base seed_as_written --set agents.rejoin=false --replay " in line
+    assert "--base seed_as_written --set 'expect.violations=[]' --replay " in line
     replay = CliRunner().invoke(main, shlex.split(line.split("reproduce: killswitch ")[1]))
     assert replay.exit_code == 1
     assert "FAIL seed" in replay.output
-    fixed = CliRunner().invoke(main, [*args, "--set", "agents.halt_check=any"])
+    fixed = CliRunner().invoke(main, [*args, *counted, "--set", "agents.halt_check=any"])
     assert "no_action_after_halt" not in fixed.output
