@@ -270,6 +270,12 @@ def _render_report(results_path: Path, out: Path) -> None:
         click.echo(f"report: {written[0] if written else out}")
     except KeyboardInterrupt:
         click.echo(f"interrupted: report not rendered; results and trace are in {out}", err=True)
+        if (out / "report.html").exists():
+            click.echo(
+                f"note: report files in {out} may be an earlier run's; render this one with:"
+                f" killswitch report {results_path} --out {out}",
+                err=True,
+            )
         sys.exit(130)
     except Exception as exc:  # a report problem must not lose computed results
         click.echo(f"warning: report not rendered: {exc}", err=True)

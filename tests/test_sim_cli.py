@@ -290,3 +290,20 @@ def test_swarm_does_not_count_the_bases_documented_weaknesses() -> None:
     assert "no_orphans" not in result.output.split("no_orphans", 1)[1]
     assert result.output.rstrip().endswith("4/4 seeds kept every invariant")
     assert result.exit_code == 0
+
+
+def test_ctrl_c_while_the_report_renders_keeps_results_and_flags_an_old_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "report.html").write_text("an earlier run's report")
+    import reports.render
+
+    def interrupted(*_args: object) -> list[Path]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reports.render, "render_reports", interrupted)
+    result = invoke("run", "baseline", "--out", str(tmp_path))
+    assert result.exit_code == 130
+    assert (tmp_path / "results.json").exists() and (tmp_path / "trace.jsonl").exists()
+    assert "interrupted: report not rendered" in result.output
+    assert "may be an earlier run's" in result.output
