@@ -176,10 +176,43 @@ def run_replications(
     if progress:
         progress(1)
     try:
-        _run_rest(scenario, seeds[1:], jobs, most, summary, progress)
+        with _remembered_interrupts() as seen:
+            _run_rest(scenario, seeds[1:], jobs, most, summary, progress, seen)
     except KeyboardInterrupt:
         raise Interrupted(first, summary) from None
     return first, summary
+
+
+class _Seen:
+    """Whether Ctrl-C was pressed (see _remembered_interrupts)."""
+
+    interrupted = False
+
+    def check(self) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _remembered_interrupts() -> Iterator[_Seen]:
+    """SIGINT raises KeyboardInterrupt as usual and is also remembered: raised
+    inside a finaliser or a fork hook (worker pools start with both), Python
+    prints it as "Exception ignored in ..." and goes on, and the run would
+    finish as if Ctrl-C had never been pressed. The loops check what is seen."""
+    seen = _Seen()
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield seen  # somebody else's handler (or none): leave it alone
+        return
+
+    def remember(signum: int, frame: object) -> None:
+        seen.interrupted = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, remember)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextlib.contextmanager
@@ -204,11 +237,13 @@ def _run_rest(
     most: int,
     summary: Summary,
     progress: Callable[[int], None] | None,
+    seen: _Seen,
 ) -> None:
     """Add the replications of ``rest`` to ``summary``, in seed order, in worker
-    batches of at most ``most``."""
+    batches of at most ``most``; stop at a Ctrl-C ``seen`` even if swallowed."""
     if jobs <= 1 or len(rest) < 2:
         for seed in rest:
+            seen.check()
             result = run_once(scenario, seed, detail=False)
             with _no_interrupt():
                 summary.add(result)
@@ -226,5 +261,6 @@ def _run_rest(
                     summary.merge(part)
                 if progress:
                     progress(part.runs)
+                seen.check()  # after the merge: a finished batch is kept
     finally:
         gc.unfreeze()

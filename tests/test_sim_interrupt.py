@@ -44,6 +44,33 @@ def test_an_interrupt_keeps_the_finished_replications_in_seed_order(jobs: int) -
     assert summary.to_json() == expected.to_json()
 
 
+def _swallowed_ctrl_c_after(runs: int) -> Any:
+    """A progress callback during which a real SIGINT arrives and its
+    KeyboardInterrupt is swallowed, as Python does for one raised in a finaliser
+    or a fork hook ("Exception ignored in ...")."""
+    done = [0]
+
+    def progress(n: int) -> None:
+        done[0] += n
+        if done[0] >= runs and done[0] - n < runs:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+            except KeyboardInterrupt:
+                pass  # swallowed
+
+    return progress
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_swallowed_ctrl_c_still_stops_the_run(jobs: int) -> None:
+    scenario, _ = load_scenario("baseline")
+    seeds = replication_seeds(7, 400)
+    with pytest.raises(Interrupted) as caught:
+        run_replications(scenario, seeds, jobs, progress=_swallowed_ctrl_c_after(5))
+    assert 5 <= caught.value.summary.runs < 400
+
+
 def test_ctrl_c_is_held_back_while_the_summary_changes() -> None:
     reached_end_of_block = False
     with pytest.raises(KeyboardInterrupt), _no_interrupt():
