@@ -25,6 +25,7 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "KS-TRUST-NONE": ("KS-006",),
     "KS-SIG-TAMPER-SIGNED": ("KS-120", "KS-041", "KS-065"),
     "KS-TRANSPORT-VERIFIED": ("KS-222", "KS-226", "KS-120"),
+    "KS-TRANSPORT-RULES": ("KS-222", "KS-226", "KS-120", "KS-006", "KS-012", "KS-069", "KS-102"),
     "KS-SIG-WRONG-KEY": ("KS-120", "KS-043", "KS-069"),
     "KS-SIG-MUTATE": ("KS-120", "KS-030", "KS-068"),
     "KS-SIG-BER": ("KS-042",),

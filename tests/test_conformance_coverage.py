@@ -342,10 +342,12 @@ def trusts(transport: str) -> type[TrustsOneTransport]:
     return type(f"Trusts{transport.title()}", (TrustsOneTransport,), {"transport": transport})
 
 
-def test_a_listener_trusting_its_kill_file_fails_only_the_transport_case() -> None:
+def test_a_listener_trusting_its_kill_file_fails_only_the_transport_cases() -> None:
     result = run(trusts("file"), None, level="L2")
     failures = failed(result)
-    assert set(failures) == {"KS-TRANSPORT-VERIFIED"}, failures
+    # Its unknown key ids are taken from the kill file too.
+    assert set(failures) == {"KS-TRANSPORT-VERIFIED", "KS-TRANSPORT-RULES"}, failures
+    assert "unknown key id" in failures["KS-TRANSPORT-RULES"]
     detail = failures["KS-TRANSPORT-VERIFIED"]
     assert "(via file) was accepted" in detail
     assert result.level_reached == "L1"  # was H
@@ -413,3 +415,160 @@ def test_the_deadline_check_itself_refuses_nan() -> None:
             finite_time(ctx, math.nan, "the deadline")
     finally:
         cleanup(setup)
+
+
+# -- a second audit: optional features, one transport, case, cascade ----------------------
+
+
+class NoPause(ReferenceAdapter):
+    """A valid listener without the optional ``pause`` feature: it refuses every
+    PAUSE and RESUME as malformed and otherwise is the reference."""
+
+    capabilities = dataclasses.replace(
+        ReferenceAdapter.capabilities,
+        features=ReferenceAdapter.capabilities.features - {"pause"},
+    )
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Observation:
+        if _command_type(raw) in ("PAUSE", "RESUME"):
+            return Observation(False, "MALFORMED", self.state(to))
+        return super().deliver(raw, now, via, to)
+
+
+def test_a_listener_without_pause_is_probed_for_command_type_tampering() -> None:
+    # Was UNSUPPORTED ("needs the 'pause' feature"), which kept it from L2.
+    result = run(NoPause, {"KS-SIG-TAMPER-command_type"})
+    assert by_id(result)["KS-SIG-TAMPER-command_type"].verdict is Verdict.PASS
+    assert blocked(result) == set()
+
+
+class NoPauseObeysTypeChange(NoPause):
+    """Without pause, and obeys a TERMINATE whose signature covers another type
+    (the type is left out of what it verifies)."""
+
+    def start(self, config: Config) -> None:
+        super().start(config)
+        self.terminated = False
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Observation:
+        if _command_type(raw) == "TERMINATE" and not self.terminated:
+            listener = self._listeners[to or self._require().instance_id]
+            for kind in ("PAUSE", "RESUME"):
+                text = raw.replace(b'"TERMINATE"', f'"{kind}"'.encode())
+                if listener.profile.verify(listener.profile.decode(text), listener.trust) is None:
+                    self.terminated = True
+                    return Observation(True, None, "TERMINATED")
+        return super().deliver(raw, now, via, to)
+
+    def state(self, agent: str | None = None) -> str:
+        return "TERMINATED" if self.terminated else super().state(agent)
+
+
+def test_command_type_tampering_without_pause_fails() -> None:
+    result = run(NoPauseObeysTypeChange, {"KS-SIG-TAMPER-command_type"})
+    assert "command_type changed from 'RESUME' to 'TERMINATE'" in failed(result).get(
+        "KS-SIG-TAMPER-command_type", ""
+    )
+    assert blocked(result) == {"L2"}
+
+
+class ObeysOnOneTransport(ObeysRefused):
+    """Applies a rule on every transport but one (``transport``): there it obeys
+    an authentic command the rule refuses (an expired kill from the kill file)."""
+
+    transport: ClassVar[str] = "file"
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Observation:
+        agent = to or self._require().instance_id
+        if via != self.transport and agent not in self._forced:
+            return ReferenceAdapter.deliver(self, raw, now, via, to)
+        return super().deliver(raw, now, via, to)
+
+
+def obeys_on(transport: str, *reasons: str) -> type[ObeysOnOneTransport]:
+    name = f"Obeys{'And'.join(r.title().replace('_', '') for r in reasons)}Via{transport.title()}"
+    attributes = {"transport": transport, "reasons": frozenset(reasons)}
+    return type(name, (ObeysOnOneTransport,), attributes)
+
+
+@pytest.mark.parametrize(
+    "mutant",
+    [
+        obeys_on("file", "EXPIRED"),
+        obeys_on("poll", "EXPIRED"),
+        obeys_on("file", "NOT_YET_VALID", "LIFETIME_TOO_LONG"),
+        obeys_on("file", TARGETING),
+        obeys_on("poll", TARGETING),
+    ],
+    ids=lambda v: v.__name__,
+)
+def test_a_rule_skipped_on_one_transport_fails_the_transport_rules(
+    mutant: type[ObeysOnOneTransport],
+) -> None:
+    result = run(
+        mutant, TARGET_CASES | TIME_CASES | {"KS-TRANSPORT-VERIFIED", "KS-TRANSPORT-RULES"}
+    )
+    failures = failed(result)
+    assert set(failures) == {"KS-TRANSPORT-RULES"}, failures  # before: nothing failed, H
+    assert f"(via {mutant.transport}) was accepted" in failures["KS-TRANSPORT-RULES"]
+    assert blocked(result) == {"L2"}
+
+
+class NoTrustViaFile(Mutant):
+    """With no trusted key, obeys whatever the kill file says (it is "local")."""
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Observation:
+        observation = super().deliver(raw, now, via, to)
+        if via == "file" and not self._require().trusted_keys and _command_type(raw) == "TERMINATE":
+            return Observation(True, None, "TERMINATED")
+        return observation
+
+
+def test_no_trust_anchor_is_checked_on_every_transport() -> None:
+    failures = failed(run(NoTrustViaFile, {"KS-TRUST-NONE", "KS-TRANSPORT-RULES"}))
+    assert set(failures) == {"KS-TRANSPORT-RULES"}, failures
+    assert "via file while no key is trusted" in failures["KS-TRANSPORT-RULES"]
+
+
+class TargetIgnoringCase(ObeysRefused):
+    """Compares target and asset ids case-insensitively."""
+
+    reasons = frozenset({"NOT_FOR_THIS_AGENT"})
+
+    def _authentic_kind(self, raw: bytes, to: str | None) -> str | None:
+        kind = super()._authentic_kind(raw, to)
+        if kind is None:
+            return None
+        command = self._listener(to).profile.decode(raw).command
+        config = self._require()
+        asset = command.target_asset_id
+        same_target = command.target_instance_id.lower() == config.instance_id.lower()
+        same_asset = asset is None or asset.lower() == (config.asset_id or "").lower()
+        return kind if same_target and same_asset else None
+
+
+def test_targets_are_compared_exactly() -> None:
+    result = run(TargetIgnoringCase, TARGET_CASES)
+    failures = failed(result)
+    assert set(failures) == {"KS-TARGET-INSTANCE", "KS-TARGET-ASSET"}, failures
+    assert "'AGENT-UNDER-TEST'" in failures["KS-TARGET-INSTANCE"]
+    assert "'ASSET-BILLING'" in failures["KS-TARGET-ASSET"]
+    assert blocked(result) == {"L1"}
+
+
+class ExpiredWithoutCascade(ObeysRefused):
+    """Checks expiry only on the cascading path: cascade=false skips it."""
+
+    reasons = frozenset({"EXPIRED"})
+
+    def _authentic_kind(self, raw: bytes, to: str | None) -> str | None:
+        kind = super()._authentic_kind(raw, to)
+        if kind is None or self._listener(to).profile.decode(raw).command.cascade:
+            return None
+        return kind
+
+
+def test_expiry_is_probed_with_cascade_off() -> None:
+    result = run(ExpiredWithoutCascade, {"KS-TIME-EXPIRED"})
+    assert "(cascade=False) was accepted" in failed(result).get("KS-TIME-EXPIRED", "")
+    assert blocked(result) == {"L2"}

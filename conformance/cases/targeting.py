@@ -12,14 +12,20 @@ from conformance.context import ASSET_ID, INSTANCE_ID, OTHER_ASSET, OTHER_INSTAN
 WILDCARD = "*"
 
 
+#: Instance ids that are not this agent's: another agent's, this one's in
+#: upper case (ids are compared exactly, SPEC.md KS-012) and a prefix of it.
+OTHER_TARGETS = (OTHER_INSTANCE, INSTANCE_ID.upper(), INSTANCE_ID[:-1])
+
+
 @case("KS-TARGET-INSTANCE", "A command for another instance changes nothing", level="L1")
 def other_instance(ctx: Context) -> None:
     for kind in command_kinds(ctx):
         inst = Armed(ctx, kind).open()
-        for asset in (ASSET_ID, None):
-            raw = ctx.sign(kind, target=OTHER_INSTANCE, asset=asset)
-            what = f"a {kind} for {OTHER_INSTANCE!r} (asset {asset!r})"
-            ctx.expect_rejected(inst.deliver(raw), what)
+        for target in OTHER_TARGETS:
+            for asset in (ASSET_ID, None):
+                raw = ctx.sign(kind, target=target, asset=asset)
+                what = f"a {kind} for {target!r} (asset {asset!r})"
+                ctx.expect_rejected(inst.deliver(raw), what)
 
 
 @case("KS-TARGET-ASSET", "A command naming another asset changes nothing", level="L1")
@@ -30,6 +36,10 @@ def other_asset(ctx: Context) -> None:
             raw = ctx.sign(kind, target=target, asset=OTHER_ASSET)
             what = f"a {kind} for {target!r} of asset {OTHER_ASSET!r}"
             ctx.expect_rejected(inst.deliver(raw), what)
+        # Asset ids are compared exactly too: this asset's id in upper case is another's.
+        raw = ctx.sign(kind, asset=ASSET_ID.upper())
+        what = f"a {kind} for {INSTANCE_ID!r} of asset {ASSET_ID.upper()!r}"
+        ctx.expect_rejected(inst.deliver(raw), what)
 
 
 @case(

@@ -16,10 +16,14 @@ _WALL_BOUNDARY = "boundaries probed at the clock margin inside and outside inste
 
 
 def _reject(ctx: Context, issued: float, expires: float, what: str) -> None:
+    """Probes with every kind, with cascade on and off: a listener may check the
+    time only on the path that cascades (or only on the one that does not)."""
     for kind in command_kinds(ctx):
         armed = Armed(ctx, kind, issued_at=issued)
-        raw = ctx.sign(kind, issued_at=issued, expires_at=expires)
-        ctx.expect_rejected(armed.open().deliver(raw), f"a {kind} {what}")
+        inst = armed.open()
+        for cascade in (True, False):
+            raw = ctx.sign(kind, issued_at=issued, expires_at=expires, cascade=cascade)
+            ctx.expect_rejected(inst.deliver(raw), f"a {kind} {what} (cascade={cascade})")
 
 
 @case("KS-TIME-EXPIRED", "A command expired beyond the clock-skew leeway is rejected", level="L2")
