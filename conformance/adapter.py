@@ -301,8 +301,10 @@ class _Interrupts:
     depth = 0
     #: The watch can tell: a real SIGINT would go through its handler.
     reliable = False
-    #: A real SIGINT arrived while watching.
+    #: A real SIGINT arrived while watching (or a stop was noted: :func:`note_stop`).
     seen = False
+    #: What asked the run to stop, for messages: "Ctrl-C" or "SIGTERM".
+    how = "Ctrl-C"
 
 
 @contextlib.contextmanager
@@ -331,7 +333,7 @@ def watch_interrupts() -> Iterator[None]:
         elif previous is signal.SIG_DFL or callable(previous):
 
             def noted(signum: int, frame: Any) -> None:
-                _Interrupts.seen = True
+                note_stop("Ctrl-C")
                 if callable(previous):
                     previous(signum, frame)
                 else:
@@ -339,13 +341,38 @@ def watch_interrupts() -> Iterator[None]:
 
             signal.signal(signal.SIGINT, noted)
             installed = _Interrupts.reliable = True
-    _Interrupts.depth, _Interrupts.seen = 1, False
+    _Interrupts.depth, _Interrupts.seen, _Interrupts.how = 1, False, "Ctrl-C"
     try:
         yield
     finally:
         _Interrupts.depth, _Interrupts.reliable = 0, False
         if installed:
             signal.signal(signal.SIGINT, previous)
+
+
+def note_stop(how: str) -> None:
+    """Record that the user asked the run to stop (``how``: "Ctrl-C", "SIGTERM").
+
+    Recorded, not only raised: a ``KeyboardInterrupt`` can be swallowed where it
+    lands (Python only prints "Exception ignored in ..." for one raised in a gc
+    callback or a finaliser), so the runner also checks :func:`stop_requested`
+    between examples and after every case."""
+    if not _Interrupts.seen:
+        _Interrupts.how = how
+    _Interrupts.seen = True
+
+
+def stop_requested() -> str | None:
+    """What asked the run to stop ("Ctrl-C", "SIGTERM") since the outermost
+    :func:`watch_interrupts` began, or None."""
+    return _Interrupts.how if _Interrupts.seen else None
+
+
+def check_stop() -> None:
+    """Raise ``KeyboardInterrupt`` if a stop was recorded (:func:`stop_requested`)
+    but its ``KeyboardInterrupt`` was lost on the way."""
+    if _Interrupts.depth and _Interrupts.seen:
+        raise KeyboardInterrupt
 
 
 def interrupted_by_user() -> bool:

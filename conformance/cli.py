@@ -4,17 +4,23 @@ Exit codes: 0 every MUST at the requested level passed (or the vectors were
 written; with --case: every selected case did), 1 a MUST failed (or a
 replayed counterexample still fails, or its replay is inconclusive), 2 bad
 input or usage (with a message saying what and where, never a traceback),
-130 the run was interrupted (Ctrl-C): the reports still hold every verdict
-reached before it.
+130 the run was interrupted (Ctrl-C), 143 it was terminated (SIGTERM, what CI
+cancellation sends): either way the reports still hold every verdict reached
+before it, and the implementation's processes are killed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import shutil
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -50,6 +56,37 @@ def _render_shared_report(results: Path, out: Path) -> list[Path]:
         )
         return []
     return [p for p in written if p.parent == out]
+
+
+class _Termination:
+    """SIGTERM during ``conform``: the Ctrl-C path (reports, cleanup, exit 143)."""
+
+    def __init__(self) -> None:
+        #: A SIGTERM arrived.
+        self.seen = False
+        #: Raise on SIGTERM (while cases run); else only remember it (reports being written).
+        self.raising = True
+
+    def handle(self, signum: int, frame: Any) -> None:
+        from conformance.adapter import note_stop
+
+        self.seen = True
+        if self.raising:
+            note_stop("SIGTERM")
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[_Termination]:
+    termination = _Termination()
+    if threading.current_thread() is not threading.main_thread():
+        yield termination  # signals go to the main thread only: nothing to handle
+        return
+    previous = signal.signal(signal.SIGTERM, termination.handle)
+    try:
+        yield termination
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command()
@@ -104,10 +141,11 @@ def _render_shared_report(results: Path, out: Path) -> list[Path]:
 )
 @click.option(
     "--margin",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=20),
     default=2.0,
     show_default=True,
-    help="Wall clock: seconds boundary cases sit inside/outside a limit.",
+    help="Wall clock: seconds boundary cases sit inside/outside a limit (at most 20:"
+    " cases ask for grace periods of up to 3 margins, and grace is capped at 60 s).",
 )
 @click.option(
     "--max-wait",
@@ -172,8 +210,33 @@ def conform(
     --level passes, 1 otherwise, 2 on bad input. With --case only the
     selected cases run: no level is claimed and the exit code reflects them.
     Ctrl-C stops the run and still writes the reports for the cases done
-    (exit 130, no level claimed).
+    (exit 130, no level claimed); so does SIGTERM (exit 143).
     """
+    with _sigterm_as_interrupt() as termination:
+        _conform(
+            termination, impl, command, profile, level, examples, seed, out, clock,
+            margin, max_wait, timeout, patterns, replay, work_dir, quiet,
+        )  # fmt: skip
+
+
+def _conform(
+    termination: _Termination,
+    impl: str | None,
+    command: str | None,
+    profile: str | None,
+    level: str,
+    examples: int,
+    seed: int,
+    out: Path,
+    clock: str | None,
+    margin: float,
+    max_wait: float,
+    timeout: float,
+    patterns: tuple[str, ...],
+    replay: Path | None,
+    work_dir: Path | None,
+    quiet: bool,
+) -> None:
     from conformance import report
     from conformance.runner import BadInput, build_setup, cleanup, run_suite
 
@@ -197,6 +260,10 @@ def conform(
         )
     except BadInput as exc:
         raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        how, code = ("SIGTERM", 143) if termination.seen else ("Ctrl-C", 130)
+        click.echo(f"Interrupted ({how}) before the run started: no reports written", err=True)
+        sys.exit(code)
     target = impl or f"--cmd {command}"
     try:
         if replay is not None:
@@ -222,9 +289,14 @@ def conform(
             selected_by=f"--case {' '.join(patterns)}",
             progress=_progress(quiet),
         )
-        if patterns and not result.results:
+        # The verdicts are in: a SIGTERM now is remembered, and the reports still written.
+        termination.raising = False
+        if patterns and not result.results and result.interrupted is None:
             raise click.UsageError(f"--case {' '.join(patterns)} matches no case")
-        exit_code = 130 if result.interrupted else 0 if result.ok else 1
+        if result.interrupted is not None:
+            exit_code = result.interrupted.exit_code
+        else:
+            exit_code = 0 if result.ok else 1
         try:
             paths = report.write_all(result, out, exit_code)
             log = setup.work_dir / "implementation.stderr.log"
@@ -239,8 +311,17 @@ def conform(
         click.echo(report.table(result))
         rendered = _render_shared_report(paths["json"], out)
         click.echo(f"Reports: {', '.join(str(p) for p in (*paths.values(), *rendered))}")
+    except KeyboardInterrupt:
+        # Outside the suite run (a replay, say): no verdicts to keep, but clean up.
+        how, code = ("SIGTERM", 143) if termination.seen else ("Ctrl-C", 130)
+        click.echo(f"Interrupted ({how})", err=True)
+        exit_code = code
     finally:
+        termination.raising = False
         cleanup(setup)
+    if termination.seen and exit_code not in (130, 143):
+        click.echo("Terminated (SIGTERM) after the run; the reports are complete", err=True)
+        exit_code = 143
     sys.exit(exit_code)
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from conformance.adapter import ImplementationError
+from conformance.adapter import ImplementationError, check_stop
 from conformance.context import Context
 from conformance.outcome import CaseFailure
 
@@ -121,6 +121,7 @@ def forall(
     sticky = _Sticky()
 
     def test(example: T) -> None:
+        check_stop()  # a Ctrl-C whose KeyboardInterrupt was swallowed (gc callback)
         ctx.begin_example()
         sticky.guard(ctx, lambda: body(example), repr(example))
 
@@ -147,6 +148,7 @@ def run_machine(
 
     class Guarded:
         def __call__(self) -> RuleBasedStateMachine:
+            check_stop()  # a Ctrl-C whose KeyboardInterrupt was swallowed (gc callback)
             ctx.begin_example()
             return make()
 

@@ -185,6 +185,7 @@ def to_json(run: RunResult, exit_code: int) -> dict[str, Any]:
             "case": run.interrupted.case,
             "not_run": run.interrupted.not_run,
             "not_run_cases": [c.id for c in run.interrupted.pending],
+            "by": run.interrupted.how,
         },
         "selection": None
         if run.selection is None

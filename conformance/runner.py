@@ -15,6 +15,7 @@ listed in the report.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -34,8 +35,10 @@ from conformance.adapter import (
     GuardedFactory,
     ImplementationError,
     Unresponsive,
+    check_stop,
     escaped,
     load_factory,
+    stop_requested,
     watch_interrupts,
 )
 from conformance.catalog import Case, cases_up_to
@@ -50,6 +53,10 @@ from killswitch import Algorithm
 
 #: Features whose absence does not block a level (SPEC.md: "if offered").
 OPTIONAL_FEATURES = frozenset({"watchdog"})
+#: SPEC.md's cap on a grace period (s); wall-clock cases ask for up to 3 margins of grace.
+GRACE_CAP = 60.0
+#: The largest ``--margin``: 3 margins of grace must stay within :data:`GRACE_CAP`.
+MAX_MARGIN = GRACE_CAP / 3
 #: After this many consecutive cases the implementation did not answer, the rest are not run.
 UNRESPONSIVE_LIMIT = 3
 
@@ -94,18 +101,25 @@ class CaseResult:
 
 @dataclass(frozen=True)
 class Interruption:
-    """Where Ctrl-C stopped a suite run."""
+    """Where Ctrl-C (or SIGTERM) stopped a suite run."""
 
     case: str
     not_run: int
     #: The cases not run, the one Ctrl-C stopped in first (when known).
     pending: tuple[Case, ...] = ()
+    #: What stopped it: "Ctrl-C" (SIGINT) or "SIGTERM" (CI cancellation).
+    how: str = "Ctrl-C"
 
     def describe(self, ran: int) -> str:
         return (
-            f"Interrupted (Ctrl-C) in {self.case}: {ran} of {ran + self.not_run} cases ran;"
+            f"Interrupted ({self.how}) in {self.case}: {ran} of {ran + self.not_run} cases ran;"
             " no level is claimed"
         )
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process the signal killed."""
+        return 143 if self.how == "SIGTERM" else 130
 
 
 @dataclass(frozen=True)
@@ -196,8 +210,23 @@ def build_setup(
         raise BadInput(f"--examples must be at least 1, got {examples}")
     if clock is not None and clock not in CLOCK_MODES:
         raise BadInput(f"--clock must be one of {', '.join(CLOCK_MODES)}, got {clock!r}")
-    if margin < 0 or max_wait < 0 or timeout <= 0:
-        raise BadInput("--margin and --max-wait must be >= 0 and --timeout > 0")
+    for option, value, low, high in (
+        ("--margin", margin, 0.0, MAX_MARGIN),
+        ("--max-wait", max_wait, 0.0, None),
+        ("--timeout", timeout, None, None),
+    ):
+        if not math.isfinite(value):
+            raise BadInput(f"{option} must be a finite number of seconds, got {value!r}")
+        if low is not None and value < low:
+            raise BadInput(f"{option} must be >= {low:g}, got {value:g}")
+        if high is not None and value > high:
+            raise BadInput(
+                f"{option} must be at most {high:g} s, got {value:g}: wall-clock cases ask"
+                f" for grace periods of up to 3 margins, and a grace period is capped at"
+                f" {GRACE_CAP:g} s"
+            )
+    if timeout <= 0:
+        raise BadInput(f"--timeout must be > 0, got {timeout:g}")
     work = scratch_dir(work_dir)
     factory: Factory | None = None
     try:
@@ -417,25 +446,42 @@ def run_suite(
     selection = None
     if len(chosen) < len(every):
         selection = Selection(selected_by, len(chosen), len(every))
-    for index, case in enumerate(chosen):
-        if silent_in_a_row >= UNRESPONSIVE_LIMIT:
-            result = CaseResult(case, Verdict.FAIL, f"not run: {stopped_reason}")
-        else:
-            try:
-                result = run_case(setup, case)
-            except KeyboardInterrupt:
-                # Keep the verdicts so far: the caller still writes its reports.
-                interrupted = Interruption(case.id, len(chosen) - index, tuple(chosen[index:]))
-                break
-            silent_in_a_row = silent_in_a_row + 1 if result.unresponsive else 0
-            if silent_in_a_row >= UNRESPONSIVE_LIMIT:
-                stopped_reason = (
-                    f"the implementation was unresponsive in {UNRESPONSIVE_LIMIT} cases in a row"
-                    f" (last, {case.id}: {result.detail})"
-                )
-        results.append(result)
-        if progress is not None:
-            progress(result)
+    # One watch for the whole run: a Ctrl-C between cases (or in ``progress``) is
+    # the user's too, and one recorded but swallowed where it landed (Python only
+    # prints "Exception ignored in: ... gc_callback ... KeyboardInterrupt") is
+    # acted on after the case it arrived in: the run stops, never goes on to exit 0.
+    try:
+        with watch_interrupts():
+            for case in chosen:
+                check_stop()
+                if silent_in_a_row >= UNRESPONSIVE_LIMIT:
+                    result = CaseResult(case, Verdict.FAIL, f"not run: {stopped_reason}")
+                else:
+                    result = run_case(setup, case)
+                    # A stop recorded during the case: its verdict may come from a
+                    # half-run case, so it counts as the one the run stopped in.
+                    check_stop()
+                    silent_in_a_row = silent_in_a_row + 1 if result.unresponsive else 0
+                    if silent_in_a_row >= UNRESPONSIVE_LIMIT:
+                        stopped_reason = (
+                            f"the implementation was unresponsive in {UNRESPONSIVE_LIMIT} cases"
+                            f" in a row (last, {case.id}: {result.detail})"
+                        )
+                results.append(result)
+                if progress is not None:
+                    progress(result)
+            # A stop recorded after the last case still stops the run (exit 130/143).
+            check_stop()
+    except KeyboardInterrupt:
+        # Keep the verdicts so far: the caller still writes its reports.
+        index = min(len(results), len(chosen) - 1) if chosen else 0
+        stopped_in = chosen[index].id if chosen else "(no case)"
+        interrupted = Interruption(
+            stopped_in,
+            len(chosen) - len(results),
+            tuple(chosen[len(results) :]),
+            how=stop_requested() or "Ctrl-C",
+        )
     return RunResult(
         setup=setup,
         target=target,

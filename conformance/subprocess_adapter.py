@@ -15,10 +15,12 @@ import base64
 import contextlib
 import json
 import os
+import secrets
 import selectors
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +33,12 @@ from conformance.adapter import (
     Observation,
     Unresponsive,
 )
+
+#: The longest reply line the harness reads (bytes, newline excluded): a longer
+#: one is a protocol error, not something to buffer without end.
+MAX_LINE = 16 * 1024 * 1024
+#: Environment variable set in the implementation's process (see :func:`_kill_marked`).
+RUN_TOKEN = "KILLSWITCH_CONFORM_RUN"
 
 
 class Process:
@@ -45,8 +53,11 @@ class Process:
         #: Where the current process's stderr starts in the log (the log holds
         #: every process's, one after the other; messages quote only the current one).
         self._stderr_start = 0
-        self._buffer = b""
+        self._buffer = bytearray()
         self._next_id = 0
+        #: In the child's environment, inherited by whatever it starts: how
+        #: :meth:`kill` finds descendants that left the process group (setsid daemons).
+        self.token = f"{os.getpid()}-{secrets.token_hex(8)}"
         # One selector per pipe for the process's life: not one per request.
         self._selectors: dict[int, selectors.BaseSelector] = {}
 
@@ -65,6 +76,7 @@ class Process:
                     stdout=subprocess.PIPE,
                     stderr=stderr,
                     start_new_session=True,
+                    env={**os.environ, RUN_TOKEN: self.token},
                 )
         except OSError as exc:
             raise Unresponsive(f"could not start {shlex.join(self.argv)!r}: {exc}") from None
@@ -77,7 +89,7 @@ class Process:
             selector = selectors.DefaultSelector()
             selector.register(pipe.fileno(), event)
             self._selectors[pipe.fileno()] = selector
-        self._buffer = b""
+        self._buffer = bytearray()
         self.generation += 1
 
     def kill(self) -> None:
@@ -97,6 +109,7 @@ class Process:
                 proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
+        _kill_marked(f"{RUN_TOKEN}={self.token}".encode())
         for pipe in (proc.stdin, proc.stdout):
             try:
                 if pipe is not None:
@@ -187,25 +200,58 @@ class Process:
                 )
 
     def _read_line(self, deadline: float, what: str) -> bytes:
+        """The next non-blank line on stdout. Linear in the line's length: chunks
+        accumulate in a bytearray and only the newest is searched for a newline."""
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         selector = self._selectors[fd]
+        buffer = self._buffer
+        searched = 0  # no newline in buffer[:searched]
         while True:
-            newline = self._buffer.find(b"\n")
-            while newline == 0 or (newline > 0 and not self._buffer[:newline].strip()):
-                self._buffer = self._buffer[newline + 1 :]  # blank lines are ignored
-                newline = self._buffer.find(b"\n")
-            if newline > 0:
-                line, self._buffer = self._buffer[:newline], self._buffer[newline + 1 :]
+            newline = buffer.find(b"\n", searched)
+            if newline >= 0:
+                line = bytes(buffer[:newline])
+                del buffer[: newline + 1]
+                searched = 0
+                if not line.strip():
+                    continue  # blank lines are ignored
                 return line
+            searched = len(buffer)
+            if searched > MAX_LINE:
+                self.kill()
+                raise ImplementationError(
+                    f"the implementation's reply to {what} is longer than {MAX_LINE} bytes"
+                    f" (the protocol's limit for one line): {bytes(buffer[:120])!r}..."
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not selector.select(remaining):
                 self.kill()
                 raise Unresponsive(f"no reply to {what} within {self.timeout:g} s (hung?)")
-            chunk = os.read(fd, 1 << 16)
+            chunk = os.read(fd, 1 << 20)
             if not chunk:
                 raise self._died(f"exited before answering {what}")
-            self._buffer += chunk
+            buffer += chunk
+
+
+def _kill_marked(marker: bytes) -> None:
+    """SIGKILL every process of ours whose environment holds ``marker``: the
+    descendants of a child that detached from its process group (``setsid`` and a
+    double fork), which killing the group misses. Linux only (``/proc``); a
+    descendant that clears its environment is not found."""
+    proc = Path("/proc")
+    if not sys.platform.startswith("linux") or not proc.is_dir():
+        return
+    me = os.getpid()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or not ours
+            continue
+        if marker in environ.split(b"\0"):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 class _NotJSON(ValueError):

@@ -111,6 +111,17 @@ def test_conform_naive_exits_1_with_counterexamples_that_replay(tmp_path: Path) 
         (["--cmd", "'unbalanced"], "No closing quotation"),
         (["--impl", "conformance.reference:factory", "--replay", "/no/such.json"], "cannot read"),
         (["--impl", "conformance.reference:factory", "--case", "NOPE-*"], "matches no case"),
+        (["--impl", "conformance.reference:factory", "--timeout", "nan"], "--timeout"),
+        (["--impl", "conformance.reference:factory", "--timeout", "inf"], "--timeout"),
+        (["--impl", "conformance.reference:factory", "--margin", "nan"], "--margin"),
+        (["--impl", "conformance.reference:factory", "--margin", "inf"], "--margin"),
+        (["--impl", "conformance.reference:factory", "--max-wait", "nan"], "--max-wait"),
+        (["--impl", "conformance.reference:factory", "--max-wait", "inf"], "--max-wait"),
+        # 3 margins of grace must stay within the 60 s cap (KS-STATE-TERMINATE-DEADLINE).
+        (
+            ["--impl", "conformance.reference:factory", "--clock", "wall", "--margin", "21"],
+            "--margin",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(args: list[str], message: str) -> None:
@@ -118,6 +129,43 @@ def test_bad_input_exits_2_with_a_clear_message(args: list[str], message: str) -
     assert code == 2, output
     assert message in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("timeout", float("nan"), "--timeout must be a finite number of seconds, got nan"),
+        ("margin", float("inf"), "--margin must be a finite number of seconds, got inf"),
+        ("max_wait", float("nan"), "--max-wait must be a finite number of seconds, got nan"),
+        ("margin", 20.5, "--margin must be at most 20 s, got 20.5"),
+        ("margin", -1.0, "--margin must be >= 0"),
+        ("timeout", 0.0, "--timeout must be > 0"),
+    ],
+)
+def test_build_setup_refuses_unusable_times_naming_the_option(
+    option: str, value: float, message: str, tmp_path: Path
+) -> None:
+    from conformance.runner import BadInput, build_setup
+
+    with pytest.raises(BadInput) as caught:
+        build_setup(
+            impl="conformance.reference:factory", cmd=None, profile=None, clock="wall",
+            seed=0, examples=1, work_dir=tmp_path, **{option: value},
+        )  # fmt: skip
+    assert message in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # checked before anything was made
+
+
+def test_the_largest_margin_keeps_the_terminate_deadline_case_passing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = invoke(
+        "conform", "--impl", "conformance.reference:factory", "--clock", "wall",
+        "--margin", "20", "--max-wait", "0.5", "--examples", "1", "-q",
+        "--case", "KS-STATE-TERMINATE-DEADLINE", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    case = json.loads((out / "conformance.json").read_text())["cases"][0]
+    assert case["verdict"] == "PASS", case
 
 
 def test_vectors_bad_output_path_exits_2() -> None:

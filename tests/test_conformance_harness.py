@@ -60,6 +60,19 @@ ADAPTERS = textwrap.dedent(
             return super().deliver(raw, now, via, to)
 
 
+    class SwallowsCtrlC(ReferenceAdapter):
+        '''A real SIGINT arrives, and its KeyboardInterrupt is swallowed where it lands
+        (as Python does in a gc callback: "Exception ignored in ...").'''
+
+        def deliver(self, raw, now, via, to=None):
+            if b"TERMINATE" in raw:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                except KeyboardInterrupt:
+                    pass
+            return super().deliver(raw, now, via, to)
+
+
     class IgnoresAsset(ReferenceAdapter):
         '''Obeys commands naming another asset (fails KS-TARGET-ASSET).'''
 
@@ -147,6 +160,99 @@ def test_a_real_ctrl_c_during_an_implementation_call_still_stops_the_run(
     assert code == 130, output
     report = json.loads((out / "conformance.json").read_text())
     assert report["interrupted"]["case"] == "KS-L1-KILL"
+
+
+def test_a_ctrl_c_whose_keyboard_interrupt_was_swallowed_still_stops_the_run(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    impl = f"{adapters(tmp_path)}:SwallowsCtrlC"
+    code, output = conform("--impl", impl, "--level", "L1", "--out", str(out))
+    assert code == 130, output
+    report = json.loads((out / "conformance.json").read_text())
+    assert report["exit_code"] == 130 and report["level"]["reached"] is None
+    # Stopped in the case the Ctrl-C arrived in, which counts as not run.
+    assert report["interrupted"]["case"] == "KS-L1-KILL"
+    assert report["interrupted"]["by"] == "Ctrl-C"
+    assert "KS-L1-KILL" not in [c["id"] for c in report["cases"]]
+    assert "Interrupted (Ctrl-C) in KS-L1-KILL" in output
+
+
+def test_a_ctrl_c_recorded_between_examples_stops_the_case_at_the_next_example(
+    tmp_path: Path,
+) -> None:
+    from conformance import adapter
+    from conformance.context import Context
+    from conformance.runner import build_setup, cleanup, run_suite
+
+    setup = build_setup(
+        impl="conformance.reference:factory", cmd=None, profile=None, clock=None,
+        seed=0, examples=50, work_dir=tmp_path / "work",
+    )  # fmt: skip
+    per_case: dict[str, int] = {}
+    begin = Context.begin_example
+
+    def counting(self: Context) -> None:
+        per_case[self.case_id] = per_case.get(self.case_id, 0) + 1
+        if per_case[self.case_id] == 2:
+            adapter.note_stop("Ctrl-C")  # recorded, its KeyboardInterrupt lost
+        begin(self)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Context, "begin_example", counting)
+            result = run_suite(setup, "L1", target="reference")
+    finally:
+        cleanup(setup)
+    assert result.interrupted is not None and result.interrupted.how == "Ctrl-C"
+    assert result.interrupted.exit_code == 130
+    stopped = result.interrupted.case
+    assert per_case == {stopped: 2}  # not the other 48 examples, nor any later case
+    assert result.interrupted.pending[0].id == stopped
+    assert stopped not in [r.case.id for r in result.results]
+    assert result.level_reached is None
+
+
+def test_sigterm_stops_the_run_like_ctrl_c_writes_the_reports_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    # A real process: SIGTERM must not reach the test runner itself.
+    import subprocess
+
+    listener = tmp_path / "slow.py"
+    listener.write_text(SUBPROCESS)
+    out, work = tmp_path / "out", tmp_path / "work"
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-c", "from killswitch_cli.main import main; main()",
+            "conform", "--cmd", f"{sys.executable} {listener} slow {tmp_path}",
+            "--examples", "20", "--out", str(out), "--work-dir", str(work),
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        verdicts = 0
+        while verdicts < 3:  # a few verdicts, then CI cancels the job
+            line = proc.stderr.readline()
+            assert line, "conform ended before any verdict"
+            verdicts += " KS-" in line
+        listener_pid = int((tmp_path / "pids").read_text().split()[0])
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stdout + stderr
+    report = json.loads((out / "conformance.json").read_text())
+    assert report["exit_code"] == 143 and report["interrupted"]["by"] == "SIGTERM"
+    assert report["cases"], "the verdicts reached before SIGTERM are kept"
+    assert "Interrupted (SIGTERM) in" in stdout
+    assert list(work.iterdir()) == [], "the scratch directory is removed"
+    deadline = time.monotonic() + 5
+    while not _gone(listener_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(listener_pid), "the implementation outlived the run"
 
 
 # -- 2. --case runs a subset: no level is claimed ----------------------------------------
@@ -271,8 +377,11 @@ SUBPROCESS = textwrap.dedent(
     """
     import json, os, subprocess, sys, time
     MODE, SCRATCH = sys.argv[1], sys.argv[2]
+    MODE, _, ARG = MODE.partition(":")
     sys.stderr.write(f"started {os.getpid()}\\n")
     sys.stderr.flush()
+    with open(os.path.join(SCRATCH, "pids"), "a") as f:
+        f.write(f"{os.getpid()}\\n")
     for line in sys.stdin:
         msg = json.loads(line)
         kind = msg["type"]
@@ -286,6 +395,15 @@ SUBPROCESS = textwrap.dedent(
                 sys.stderr.flush()
                 time.sleep(3600)
             reply["capabilities"] = {"profiles": ["v1"]}
+        elif kind == "init" and MODE == "daemon" and os.fork() == 0:
+            os.setsid()  # detached: its own session and process group
+            if os.fork() == 0:
+                with open(os.path.join(SCRATCH, "daemon.pid"), "w") as f:
+                    f.write(str(os.getpid()))
+                for fd in (0, 1, 2):
+                    os.close(fd)
+                time.sleep(3600)
+            os._exit(0)
         elif kind == "init" and MODE == "grandchild":
             worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
             with open(os.path.join(SCRATCH, "worker.pid"), "w") as f:
@@ -296,7 +414,11 @@ SUBPROCESS = textwrap.dedent(
             if MODE == "crash":
                 sys.stderr.write(f"crashing {os.getpid()}\\n")
                 sys.exit(3)
+            if MODE == "slow":
+                time.sleep(0.002)
             reply.update(accepted=False, reason=None, state="RUNNING")
+            if MODE == "big":
+                reply["pad"] = "x" * int(ARG)
             if MODE == "nan":
                 print(json.dumps(reply)[:-1] + ', "hard_kill_at": NaN}', flush=True)
                 continue
@@ -385,6 +507,62 @@ def test_a_nan_in_a_reply_is_a_protocol_error(tmp_path: Path) -> None:
             impl.deliver(b"{}", 1.0, "sse")
     finally:
         factory.close()
+
+
+def test_a_long_reply_line_is_read_in_linear_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.subprocess_adapter as subprocess_adapter
+
+    monkeypatch.setattr(subprocess_adapter, "MAX_LINE", 64 << 20, raising=False)
+    # 40 MB took 8.6 s when the buffer was copied on every 64 KiB read.
+    factory, impl = started_instance(tmp_path, f"big:{40 << 20}", timeout=5.0)
+    try:
+        started = time.monotonic()
+        observed = impl.deliver(b"{}", 1.0, "sse")
+        assert observed.state == "RUNNING"
+        assert time.monotonic() - started < 4
+    finally:
+        factory.close()
+
+
+def test_a_reply_line_over_the_limit_is_a_protocol_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.subprocess_adapter as subprocess_adapter
+
+    assert subprocess_adapter.MAX_LINE == 16 << 20
+    monkeypatch.setattr(subprocess_adapter, "MAX_LINE", 1 << 20)
+    factory, impl = started_instance(tmp_path, f"big:{2 << 20}")
+    try:
+        with pytest.raises(ImplementationError, match=r"longer than 1048576 bytes") as caught:
+            impl.deliver(b"{}", 1.0, "sse")
+        assert not isinstance(caught.value, Unresponsive)
+        assert factory.process.proc is None  # killed: its stdout is mid-line
+    finally:
+        factory.close()
+
+
+def test_a_daemon_that_detached_with_setsid_does_not_outlive_the_run(tmp_path: Path) -> None:
+    factory, _ = started_instance(tmp_path, "daemon")
+    pid_file = tmp_path / "daemon.pid"
+    try:
+        deadline = time.monotonic() + 5
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the daemon did not start"
+            time.sleep(0.02)
+        daemon = int(pid_file.read_text())
+        assert os.getpgid(daemon) != factory.process.proc.pid  # left the process group
+    finally:
+        factory.close()
+    try:
+        deadline = time.monotonic() + 5
+        while not _gone(daemon) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(daemon), "the detached daemon outlived the run"
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(daemon, signal.SIGKILL)
 
 
 # -- 8. nothing left behind on bad input; a failed describe quotes stderr ----------------
