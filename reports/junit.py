@@ -79,7 +79,8 @@ def _conformance_suite(root: ET.Element, conf: ConformanceInput) -> ET.Element:
         # Not green: the case Ctrl-C stopped in is an error, the rest are skipped.
         where, pending = stop
         not_run = conf.data["interrupted"].get("not_run", len(pending))
-        message = f"interrupted (Ctrl-C) in {where}: {not_run} case(s) not run"
+        by = conf.data["interrupted"].get("by", "Ctrl-C")
+        message = f"interrupted ({by}) in {where}: {not_run} case(s) not run"
         for index, case_id in enumerate(pending or [where]):
             case = _case(suite, f"conformance.{conf.label}.not-run", case_id)
             if index == 0:
