@@ -69,7 +69,8 @@ class ControlPlane:
             world.obs.phases[(op_id, agent)] = phases
             world.agents[agent].open_phases.append(phases)
         world.emit("click", op=op_id, command=op.command, target=targets[0], agents=len(targets))
-        if op.command == "TERMINATE" and op.cascade and world.obs.phases[(op_id, targets[0])].moot:
+        target_phases = world.obs.phases[(op_id, targets[0])]
+        if op.command == "TERMINATE" and op.cascade and target_phases.settled_at_click:
             # The target already terminates (alone, by an earlier command): the
             # operator asks for its subtree, which no_orphans then judges.
             world.obs.cascade_roots.append(targets[0])
