@@ -26,7 +26,7 @@ from conformance.context import Context
 from conformance.outcome import CaseFailure, Verdict
 from conformance.reference import ReferenceAdapter
 from conformance.runner import CaseResult, RunResult, build_setup, cleanup, run_suite
-from killswitch import Listener
+from killswitch import Algorithm, Listener, TrustStore, VerifyingKey
 
 TARGET_CASES = {"KS-TARGET-INSTANCE", "KS-TARGET-ASSET", "KS-TARGET-WILDCARD"}
 TIME_CASES = {
@@ -572,3 +572,106 @@ def test_expiry_is_probed_with_cascade_off() -> None:
     result = run(ExpiredWithoutCascade, {"KS-TIME-EXPIRED"})
     assert "(cascade=False) was accepted" in failed(result).get("KS-TIME-EXPIRED", "")
     assert blocked(result) == {"L2"}
+
+
+class ObeysRevoked(ObeysRefused):
+    """Ignores the revocation of a listed key for commands of ``kind``."""
+
+    reasons = frozenset({"UNKNOWN_KEY", "BAD_SIGNATURE"})
+
+    def _authentic_kind(self, raw: bytes, to: str | None) -> str | None:
+        listener = self._listener(to)
+        listed = TrustStore(
+            VerifyingKey.from_pem(k.key_id, k.public_pem, Algorithm(k.algorithm))
+            for k in self._require().trusted_keys
+        )
+        try:
+            envelope = listener.profile.decode(raw)
+        except Exception:
+            return None
+        if listener.profile.verify(envelope, listed) is not None:
+            return None
+        return envelope.command.command_type.value
+
+
+@pytest.mark.parametrize("kind", ["TERMINATE", "RESUME"])
+def test_a_revoked_key_is_probed_with_every_kind(kind: str) -> None:
+    mutant = type(f"ObeysRevoked{kind.title()}", (ObeysRevoked,), {"kind": kind})
+    failures = failed(run(mutant, {"KS-KEY-REVOKED"}))
+    assert f"a {kind} signed with" in failures.get("KS-KEY-REVOKED", ""), failures
+
+
+class ReplayCheckedByOneField(ObeysRefused):
+    """Remembers only one field (``field``) of the commands of ``kind`` it
+    accepted: a new command of that kind reusing the other field is obeyed."""
+
+    reasons = frozenset({"REPLAY"})
+    field: ClassVar[str] = "nonce"
+
+    def start(self, config: Config) -> None:
+        super().start(config)
+        self._seen: set[str] = set()
+
+    def _value(self, raw: bytes, to: str | None) -> str | None:
+        try:
+            command = self._listener(to).profile.decode(raw).command
+        except Exception:
+            return None
+        return str(getattr(command, self.field))
+
+    def _authentic_kind(self, raw: bytes, to: str | None) -> str | None:
+        kind = super()._authentic_kind(raw, to)
+        return None if kind is None or self._value(raw, to) in self._seen else kind
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Observation:
+        observation = super().deliver(raw, now, via, to)
+        value = self._value(raw, to)
+        if observation.accepted and value is not None:
+            self._seen.add(value)
+        return observation
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "case"),
+    [
+        ("RESUME", "nonce", "KS-REPLAY-COMMAND-ID"),
+        ("RESUME", "command_id", "KS-REPLAY-NONCE"),
+        ("TERMINATE", "nonce", "KS-REPLAY-COMMAND-ID"),
+    ],
+)
+def test_reused_ids_and_nonces_are_probed_with_every_kind(kind: str, field: str, case: str) -> None:
+    name = f"Remembers{field.title()}Of{kind.title()}"
+    mutant = type(name, (ReplayCheckedByOneField,), {"kind": kind, "field": field})
+    failures = failed(run(mutant, {"KS-REPLAY-NONCE", "KS-REPLAY-COMMAND-ID"}))
+    assert set(failures) == {case}, failures
+    assert f"a new {kind} carrying" in failures[case]
+
+
+class StateOnly(ReferenceAdapter):
+    """Reports only the state (accepted=None, no reason, no deadline): allowed."""
+
+    capabilities = dataclasses.replace(ReferenceAdapter.capabilities, reasons=False)
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Observation:
+        observation = super().deliver(raw, now, via, to)
+        return Observation(None, None, observation.state, None)
+
+
+def test_the_state_machine_takes_a_listener_reporting_only_its_state() -> None:
+    # Was: "a fresh PAUSE in state PAUSED was not accepted: no verdict".
+    result = run(StateOnly, {"KS-STATE-MACHINE"})
+    assert by_id(result)["KS-STATE-MACHINE"].verdict is Verdict.PASS, failed(result)
+
+
+class StateOnlyNeverPauses(StateOnly):
+    """State only, and a PAUSE changes nothing: still caught by the state."""
+
+    def deliver(self, raw: bytes, now: float, via: str, to: str | None = None) -> Observation:
+        if _command_type(raw) == "PAUSE":
+            return Observation(None, None, self.state(to), None)
+        return super().deliver(raw, now, via, to)
+
+
+def test_the_state_machine_still_checks_a_state_only_listeners_states() -> None:
+    failures = failed(run(StateOnlyNeverPauses, {"KS-STATE-MACHINE"}))
+    assert "state is RUNNING, expected PAUSED" in failures.get("KS-STATE-MACHINE", ""), failures

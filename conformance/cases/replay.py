@@ -8,10 +8,13 @@ from conformance.context import Context, Instance
 from conformance.outcome import Unsupported
 
 
-def _pause_resume(ctx: Context, inst: Instance, **first: object) -> tuple[bytes, bytes]:
-    """Deliver an accepted PAUSE then an accepted RESUME; return both raw commands."""
+def _pause_resume(
+    ctx: Context, inst: Instance, second: dict[str, object] | None = None, **first: object
+) -> tuple[bytes, bytes]:
+    """Deliver an accepted PAUSE (``first`` its fields) then an accepted RESUME
+    (``second`` its fields); return both raw commands."""
     pause = ctx.sign("PAUSE", **first)
-    resume = ctx.sign("RESUME")
+    resume = ctx.sign("RESUME", **(second or {}))
     obs = inst.deliver(pause)
     ctx.expect_accepted(obs, "a valid PAUSE")
     ctx.expect_state(obs.state, ("PAUSED",), "after a valid PAUSE")
@@ -56,6 +59,26 @@ def across_transports(ctx: Context) -> None:
     ctx.expect_state(inst.state(), ("RUNNING",), "after the PAUSE came in again on every transport")
 
 
+def _reused(ctx: Context, field: str, label: str) -> None:
+    """New commands of every kind reusing the ``field`` of an accepted PAUSE or
+    RESUME are refused: a listener may check the field for one kind only."""
+    inst = ctx.open()
+    _pause_resume(ctx, inst, {field: "reused-resume"}, **{field: "reused-pause"})
+    again = ctx.sign("PAUSE", **{field: "reused-pause"})  # newest order
+    ctx.expect_rejected(
+        inst.deliver(again), f"a new PAUSE carrying the {label} of an accepted PAUSE"
+    )
+    ctx.expect_state(inst.state(), ("RUNNING",), "after it")
+    obs = inst.deliver(ctx.sign("PAUSE"))
+    ctx.expect_accepted(obs, "a fresh PAUSE (so that a RESUME has a halt to undo)")
+    for kind in ("RESUME", "TERMINATE"):
+        for value, of in (("reused-resume", "RESUME"), ("reused-pause", "PAUSE")):
+            raw = ctx.sign(kind, **{field: value})
+            what = f"a new {kind} carrying the {label} of an accepted {of}"
+            ctx.expect_rejected(inst.deliver(raw), what)
+            ctx.expect_state(inst.state(), ("PAUSED",), f"after {what}")
+
+
 @case(
     "KS-REPLAY-NONCE",
     "A new command reusing an accepted nonce is rejected",
@@ -63,11 +86,7 @@ def across_transports(ctx: Context) -> None:
     needs=("pause",),
 )
 def nonce_reuse(ctx: Context) -> None:
-    inst = ctx.open()
-    _pause_resume(ctx, inst, nonce="reused-nonce")
-    again = ctx.sign("PAUSE", nonce="reused-nonce")  # new id, newest order
-    ctx.expect_rejected(inst.deliver(again), "a new PAUSE carrying the nonce of an accepted PAUSE")
-    ctx.expect_state(inst.state(), ("RUNNING",), "after it")
+    _reused(ctx, "nonce", "nonce")
 
 
 @case(
@@ -77,13 +96,7 @@ def nonce_reuse(ctx: Context) -> None:
     needs=("pause",),
 )
 def command_id_reuse(ctx: Context) -> None:
-    inst = ctx.open()
-    _pause_resume(ctx, inst, command_id="reused-id")
-    again = ctx.sign("PAUSE", command_id="reused-id")
-    ctx.expect_rejected(
-        inst.deliver(again), "a new PAUSE carrying the command id of an accepted PAUSE"
-    )
-    ctx.expect_state(inst.state(), ("RUNNING",), "after it")
+    _reused(ctx, "command_id", "command id")
 
 
 @case(

@@ -190,7 +190,10 @@ class KillSwitchMachine(RuleBasedStateMachine):
                 "RESUME": ("RUNNING",),
             }[kind]
             ctx.expect_state(obs.state, expected, f"after {what} in state {self.state}")
-            if kind != "RESUME" or self.state == "PAUSED":
+            # Without a verdict (accepted=None, allowed by PROTOCOL.md) only a state
+            # change shows acceptance: a PAUSE in PAUSED cannot, so none is demanded.
+            visible = obs.accepted is not None or self.state not in expected
+            if (kind != "RESUME" or self.state == "PAUSED") and visible:
                 ctx.expect_accepted(obs, f"{what} in state {self.state}")
             if kind == "TERMINATE":
                 self.terminated = True
