@@ -183,23 +183,7 @@ def _sigterm_as_interrupt() -> Iterator[_Termination]:
     " or the system temp); the scratch directory is removed afterwards.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No per-case progress on stderr.")
-def conform(
-    impl: str | None,
-    command: str | None,
-    profile: str | None,
-    level: str,
-    examples: int,
-    seed: int,
-    out: Path,
-    clock: str | None,
-    margin: float,
-    max_wait: float,
-    timeout: float,
-    patterns: tuple[str, ...],
-    replay: Path | None,
-    work_dir: Path | None,
-    quiet: bool,
-) -> None:
+def conform(**options: Any) -> None:
     """Test a kill-switch listener against SPEC.md.
 
     The implementation is plugged in through the adapter contract: in-process
@@ -213,14 +197,12 @@ def conform(
     (exit 130, no level claimed); so does SIGTERM (exit 143).
     """
     with _sigterm_as_interrupt() as termination:
-        _conform(
-            termination, impl, command, profile, level, examples, seed, out, clock,
-            margin, max_wait, timeout, patterns, replay, work_dir, quiet,
-        )  # fmt: skip
+        _conform(termination, **options)
 
 
 def _conform(
     termination: _Termination,
+    *,
     impl: str | None,
     command: str | None,
     profile: str | None,
