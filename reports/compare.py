@@ -96,6 +96,14 @@ def _sim_changes(base: SimInput, new: SimInput, tolerance: float, abs_tol: float
             n_lost > b_lost,
         )
     )
+    # The latency rows are over the pairs that have the phase: a run that lost
+    # deliveries can look faster. These rows say what was lost (older results
+    # carry no counts: nothing is compared then).
+    b_missing, n_missing = base.summary.get("missing"), new.summary.get("missing")
+    if isinstance(b_missing, dict) and isinstance(n_missing, dict):
+        for phase, what in (("delivery", "never delivered"), ("total", "never finished")):
+            b_n, n_n = int(b_missing.get(phase, 0)), int(n_missing.get(phase, 0))
+            out.append(Change(f"pairs {what}", str(b_n), str(n_n), f"{n_n - b_n:+d}", n_n > b_n))
     before = {o["name"]: bool(o["passed"]) for o in base.data["expectations"]}
     for o in new.data["expectations"]:
         was = before.get(o["name"])

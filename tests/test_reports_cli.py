@@ -50,6 +50,24 @@ def test_a_p99_worse_than_the_tolerance_is_a_regression(tmp_path: Path) -> None:
     assert compare(worse, baseline_results()).exit_code == 0
 
 
+def test_pairs_lost_in_the_new_run_are_a_regression_whatever_the_latencies(
+    tmp_path: Path,
+) -> None:
+    # Latencies are over the pairs that have the phase: a run that lost
+    # deliveries can look faster. The lost pairs themselves are compared.
+    data = load(baseline_results())
+    lost = copy.deepcopy(data)
+    lost["summary"]["missing"] = {"delivery": 3, "total": 3}
+    result = compare(baseline_results(), write_json(tmp_path / "lost.json", lost))
+    assert result.exit_code == 1, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("pairs never delivered"))
+    assert "+3" in line and line.endswith("REGRESSION")
+    older = copy.deepcopy(data)
+    older["summary"].pop("missing", None)  # results from before the counts: not compared
+    quiet = compare(write_json(tmp_path / "older.json", older), baseline_results())
+    assert "pairs never delivered" not in quiet.output
+
+
 def test_a_change_within_tolerance_passes_and_is_reported(tmp_path: Path) -> None:
     data = load(baseline_results())
     slightly = write_json(tmp_path / "slightly.json", scaled(data, "total", "p50", 1.05))
