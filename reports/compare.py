@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from reports.conformance import case_results, describe, interruption
 from reports.load import ConformanceInput, Input, ReportInputError, SimInput
 from reports.stats import SLA_PHASES, percent
+from sim.samples import MISSING
 
 LATENCY_STATS = ("p50", "p99", "max")
 #: Float noise from rounding in results.json (6 decimals) is not a change.
@@ -101,7 +102,7 @@ def _sim_changes(base: SimInput, new: SimInput, tolerance: float, abs_tol: float
     # carry no counts: nothing is compared then).
     b_missing, n_missing = base.summary.get("missing"), new.summary.get("missing")
     if isinstance(b_missing, dict) and isinstance(n_missing, dict):
-        for phase, what in (("delivery", "never delivered"), ("total", "never finished")):
+        for phase, what in MISSING.items():
             b_n, n_n = int(b_missing.get(phase, 0)), int(n_missing.get(phase, 0))
             out.append(Change(f"pairs {what}", str(b_n), str(n_n), f"{n_n - b_n:+d}", n_n > b_n))
     before = {o["name"]: bool(o["passed"]) for o in base.data["expectations"]}

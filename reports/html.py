@@ -22,6 +22,7 @@ from reports.stats import (
 )
 from reports.style import Plot
 from sim.results import reproduce_command
+from sim.samples import MISSING
 
 
 def _rate(r: dict[str, Any]) -> str:
@@ -122,8 +123,7 @@ def _sim_section(sim: SimInput, plots: list[Plot]) -> str:
     out.append(_phases_table(s["phases"], s.get("missing", {})))
     lost = s.get("missing", {})
     if lost:
-        what = {"delivery": "never delivered", "total": "never finished"}
-        items = ", ".join(f"{n} {what.get(p, p)}" for p, n in sorted(lost.items()))
+        items = ", ".join(f"{n} {MISSING.get(p, p)}" for p, n in sorted(lost.items()))
         out.append(
             f"<p>Pairs without a phase ({escape(items)}) have no duration above; they count"
             " against its share within the maximum.</p>"

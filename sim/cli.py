@@ -361,8 +361,9 @@ def _print_summary(results: dict[str, Any], wall: float, virtual: float) -> None
             f"{_fmt(d.get('maximum')):>9s}{within:>14s}"
         )
     if missing or s.get("moot"):
-        what = {"delivery": "never delivered", "total": "never finished"}
-        parts = [f"{n} {what.get(p, p)}" for p, n in sorted(missing.items())]
+        from sim.samples import MISSING
+
+        parts = [f"{n} {MISSING.get(p, p)}" for p, n in sorted(missing.items())]
         if s.get("moot"):
             parts.append(f"{s['moot']} moot (already in effect: no SLA sample)")
         click.echo(f"(command, agent) pairs: {', '.join(parts)}")

@@ -20,8 +20,9 @@ from sim.observe import is_moot
 
 #: Phases also grouped by the agent's depth in the tree.
 BY_DEPTH = ("time_to_halt", "total")
-#: Phases whose absence from a pair is counted (Samples.missing).
-MISSING = ("delivery", "total")
+#: Phases whose absence from a pair is counted (Samples.missing), and what that
+#: absence is called wherever it is shown.
+MISSING = {"delivery": "never delivered", "total": "never finished"}
 
 
 def _values(groups: dict[Any, array[float]], key: Any) -> array[float]:
