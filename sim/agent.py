@@ -11,7 +11,7 @@ only after its children have (children before parent, as the seed).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from killswitch import (
     Accepted,
@@ -251,11 +251,15 @@ class AgentSim:
             if phases is not None and phases.effective is None:
                 phases.rejected = reason.value
             if reason is Reason.NOT_PAUSED and origin == "control_plane":
-                self.forgotten = None  # the operator's newest word is RUNNING: it is
-            if reason is Reason.ALREADY_TERMINATED and origin == "control_plane":
-                self._note_cascade_root(raw)
-            if reason not in _NOT_FINAL:
-                self._ack_raw(via, raw)
+                self.forgotten = None  # the operator's newest word is RUNNING, as it is
+            cascade_root = reason is Reason.ALREADY_TERMINATED and origin == "control_plane"
+            ack = reason not in _NOT_FINAL and via in _NETWORK
+            if cascade_root or ack:
+                fields = self._fields(raw)  # parsed once for both
+                if fields is not None and cascade_root:
+                    self._note_cascade_root(fields)
+                if fields is not None and ack and isinstance(fields.get("command_id"), str):
+                    self._send_ack(fields["command_id"])
 
     def _replayed(self, command: Command | None) -> tuple[str | None, Phases | None]:
         """The operator command and phases of a genuine command an attacker replayed,
@@ -267,14 +271,17 @@ class AgentSim:
             return None, None
         return op, phases
 
-    def _note_cascade_root(self, raw: bytes) -> None:
+    def _fields(self, raw: bytes) -> dict[str, Any] | None:
+        """The wire fields of a refused delivery (None if it does not parse)."""
+        try:
+            return self.profile.to_dict(raw)
+        except ValueError:
+            return None
+
+    def _note_cascade_root(self, fields: dict[str, Any]) -> None:
         """A TERMINATE with cascade refused because this agent already terminates:
         the operator asked for its whole subtree, which no_orphans then judges (a
         parent terminated alone before cannot pass the cascade down)."""
-        try:
-            fields = self.profile.to_dict(raw)
-        except ValueError:
-            return
         if fields.get("command_type") == "TERMINATE" and fields.get("cascade") is True:
             self.world.obs.cascade_roots.append(self.id)
 
@@ -319,16 +326,6 @@ class AgentSim:
     def _ack(self, via: str, command: Command | None) -> None:
         if command is not None and via in _NETWORK:
             self._send_ack(command.command_id)
-
-    def _ack_raw(self, via: str, raw: bytes) -> None:
-        if via not in _NETWORK:
-            return
-        try:
-            command_id = self.profile.to_dict(raw).get("command_id")
-        except ValueError:
-            return
-        if isinstance(command_id, str):
-            self._send_ack(command_id)
 
     def _send_ack(self, command_id: str) -> None:
         world = self.world
