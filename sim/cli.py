@@ -66,10 +66,10 @@ def default_out(name: str, ref: str) -> Path:
     ``../../x`` wrote outside ``out/``). The rule is the scenario's own
     (sim.scenario), checked again where the path is made: what a run writes
     where must not hinge on how its Scenario was built."""
-    from sim.scenario import _check_name
+    from sim.scenario import check_meta_name
 
     try:
-        _check_name(name)
+        check_meta_name(name)
     except ValueError as exc:  # names the key: "name: ..."
         _fail_input(f"{ref}: meta.{exc}")
     return Path("out") / name

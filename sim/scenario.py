@@ -63,10 +63,10 @@ class Meta:
 
     def __post_init__(self) -> None:
         _require(self, positive=("duration_s", "max_events"))
-        _check_name(self.name)
+        check_meta_name(self.name)
 
 
-def _check_name(name: str) -> None:
+def check_meta_name(name: str) -> None:
     """``meta.name`` is the default output folder ``out/<name>``: it must be one
     folder name, or a run would write outside ``out/`` (``..``, ``/etc``) or
     into ``out/`` itself (``""``, ``.``)."""
