@@ -244,7 +244,8 @@ def _finish(world: World, seed: int, detail: bool) -> RunResult:
     for (op, agent), p in obs.phases.items():
         durations = {k: round(v, 6) for k, v in p.durations().items()}
         link = world.link_group(agent) if by_link else None
-        samples.add(p.kind, p.via, depths[agent], durations, link, p.moot)
+        moot = p.moot
+        samples.add(p.kind, p.via, depths[agent], durations, link, moot)
         if keep_rows:
             row = {
                 "op": op,
@@ -253,7 +254,7 @@ def _finish(world: World, seed: int, detail: bool) -> RunResult:
                 "via": p.via,
                 "depth": depths[agent],
                 "rejected": p.rejected,
-                "moot": p.moot,
+                "moot": moot,
                 "actions": p.actions,
                 "spend": round(p.spend, 6),
                 "phases": durations,
